@@ -1,12 +1,324 @@
-"""Aggregation of the chunks a traced generator yielded into one span output."""
+"""Aggregation of the chunks a traced generator yielded into one span output.
+
+The kind of stream is chosen by its first chunk: strings are joined; OpenAI Responses
+stream events (dicts or objects with a ``type`` of ``response.*`` or ``error``) become a
+Responses-shaped ``{"output": [...], "custom_outputs": {...}, "error": {...}}``; OpenAI
+ChatCompletion chunks (``choices[].delta``) become one ``chat.completion``; anything else is
+listed. Aggregation is incremental (``StreamAggregator.add``), linear in the stream size, and
+keeps no chunk it can fold, so its memory stays close to the size of the streamed text.
+"""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from typing import Any
+
+_TEXT_DELTA = "response.output_text.delta"
+_ARGUMENTS_DELTA = "response.function_call_arguments.delta"
+_ITEM_ADDED = "response.output_item.added"
+_ITEM_DONE = "response.output_item.done"
+_ERROR_TYPES = frozenset({"error", "response.error"})
+
+
+def _field(obj: Any, name: str) -> Any:
+    """Read a key of a mapping or an attribute of an object, None when absent or unreadable."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def _as_dict(obj: Any) -> Any:
+    """A plain dict for a pydantic model (None fields left out); other values unchanged."""
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump) and not isinstance(obj, Mapping):
+        return dump(exclude_none=True)
+    return obj
+
+
+def _is_responses_event(chunk: Any) -> bool:
+    """Whether a chunk is an OpenAI Responses stream event."""
+    kind = _field(chunk, "type")
+    return isinstance(kind, str) and (kind.startswith("response.") or kind == "error")
+
+
+def _is_chat_chunk(chunk: Any) -> bool:
+    """Whether a chunk is an OpenAI ChatCompletion chunk."""
+    return isinstance(_field(chunk, "choices"), (list, tuple))
+
+
+class _ItemSlot:
+    """An output item still being streamed: its skeleton and the text streamed into it."""
+
+    __slots__ = ("item_id", "skeleton", "buffer", "kind")
+
+    def __init__(self, item_id: Any, skeleton: Any = None) -> None:
+        self.item_id = item_id
+        self.skeleton = skeleton
+        self.buffer: io.StringIO | None = None
+        self.kind = "arguments" if _field(skeleton, "type") == "function_call" else "text"
+
+    def write(self, kind: str, delta: Any) -> None:
+        """Append a text or function-argument delta."""
+        if self.buffer is None:
+            self.buffer = io.StringIO()
+            self.kind = kind
+        if isinstance(delta, str):
+            self.buffer.write(delta)
+
+    def item(self) -> Any:
+        """The output item as streamed so far."""
+        if self.buffer is None:
+            return self.skeleton
+        text = self.buffer.getvalue()
+        if self.kind == "arguments":
+            base = dict(self.skeleton) if isinstance(self.skeleton, Mapping) else {"type": "function_call", "id": self.item_id}
+            base["arguments"] = text
+            return base
+        return {
+            "id": self.item_id,
+            "content": [{"text": text, "type": "output_text"}],
+            "role": "assistant",
+            "type": "message",
+        }
+
+
+class _ResponsesAggregate:
+    """Folds Responses stream events into output items, custom outputs and the first error."""
+
+    def __init__(self) -> None:
+        self.slots: list[Any] = []
+        self.open: dict[Any, int] = {}
+        self.custom_outputs: dict[str, Any] = {}
+        self.error: dict[str, Any] | None = None
+
+    def add(self, event: Any) -> None:
+        """Fold one event."""
+        custom = _field(event, "custom_outputs")
+        if isinstance(custom, Mapping):
+            self.custom_outputs.update(custom)
+        kind = _field(event, "type")
+        if kind == _TEXT_DELTA or kind == _ARGUMENTS_DELTA:
+            self._slot(_field(event, "item_id")).write("text" if kind == _TEXT_DELTA else "arguments", _field(event, "delta"))
+        elif kind == _ITEM_ADDED:
+            item = _as_dict(_field(event, "item"))
+            item_id = _field(item, "id")
+            if item_id is not None and item_id not in self.open:
+                self.open[item_id] = len(self.slots)
+                self.slots.append(_ItemSlot(item_id, item))
+        elif kind == _ITEM_DONE:
+            item = _as_dict(_field(event, "item"))
+            index = self.open.pop(_field(item, "id"), None)
+            if index is None:
+                self.slots.append(item)
+            else:
+                self.slots[index] = item
+        elif kind in _ERROR_TYPES and self.error is None:
+            self.error = _error_of(event)
+
+    def _slot(self, item_id: Any) -> _ItemSlot:
+        """The open slot of an item id, created at the end of the output when new."""
+        index = self.open.get(item_id)
+        if index is None:
+            index = self.open[item_id] = len(self.slots)
+            self.slots.append(_ItemSlot(item_id))
+        return self.slots[index]
+
+    def result(self) -> dict[str, Any]:
+        """The aggregate, shaped like a ResponsesAgentResponse."""
+        output = [slot.item() if isinstance(slot, _ItemSlot) else slot for slot in self.slots]
+        result: dict[str, Any] = {"output": output}
+        if self.custom_outputs:
+            result["custom_outputs"] = self.custom_outputs
+        if self.error is not None:
+            result["error"] = self.error
+        return result
+
+
+def _error_of(event: Any) -> dict[str, Any]:
+    """The code and message of an error event, top-level or nested under ``error``."""
+    source = _field(event, "error")
+    if source is None:
+        source = event
+    return {"code": _field(source, "code"), "message": _field(source, "message")}
+
+
+class _ToolCall:
+    """A ChatCompletion tool call assembled from its fragments."""
+
+    __slots__ = ("id", "type", "name", "arguments")
+
+    def __init__(self) -> None:
+        self.id: Any = None
+        self.type: Any = None
+        self.name: Any = None
+        self.arguments = io.StringIO()
+
+    def add(self, fragment: Any) -> None:
+        """Fold one fragment: ids, types and names are kept, arguments appended."""
+        self.id = _field(fragment, "id") or self.id
+        self.type = _field(fragment, "type") or self.type
+        function = _field(fragment, "function")
+        self.name = _field(function, "name") or self.name
+        arguments = _field(function, "arguments")
+        if isinstance(arguments, str):
+            self.arguments.write(arguments)
+
+    def result(self) -> dict[str, Any]:
+        """The assembled tool call."""
+        return {
+            "id": self.id,
+            "type": self.type or "function",
+            "function": {"name": self.name, "arguments": self.arguments.getvalue()},
+        }
+
+
+class _Choice:
+    """One ChatCompletion choice assembled from its deltas."""
+
+    __slots__ = ("role", "content", "tool_calls", "finish_reason")
+
+    def __init__(self) -> None:
+        self.role: Any = None
+        self.content = io.StringIO()
+        self.tool_calls: dict[Any, _ToolCall] = {}
+        self.finish_reason: Any = None
+
+    def add(self, choice: Any) -> None:
+        """Fold one streamed choice."""
+        delta = _field(choice, "delta")
+        self.role = _field(delta, "role") or self.role
+        content = _field(delta, "content")
+        if isinstance(content, str):
+            self.content.write(content)
+        for position, fragment in enumerate(_field(delta, "tool_calls") or ()):
+            index = _field(fragment, "index")
+            key = position if index is None else index
+            call = self.tool_calls.get(key)
+            if call is None:
+                call = self.tool_calls[key] = _ToolCall()
+            call.add(fragment)
+        self.finish_reason = _field(choice, "finish_reason") or self.finish_reason
+
+    def result(self, index: Any) -> dict[str, Any]:
+        """The assembled choice, as in a non-streamed ChatCompletion."""
+        message: dict[str, Any] = {"role": self.role or "assistant", "content": self.content.getvalue() or None}
+        if self.tool_calls:
+            message["tool_calls"] = [self.tool_calls[key].result() for key in sorted(self.tool_calls, key=_sort_key)]
+        return {"index": index, "message": message, "finish_reason": self.finish_reason}
+
+
+def _sort_key(key: Any) -> tuple[int, Any]:
+    """Order integer indexes numerically before any other key."""
+    return (0, key) if isinstance(key, int) else (1, str(key))
+
+
+class _ChatAggregate:
+    """Folds ChatCompletion chunks into one ``chat.completion``."""
+
+    _META = ("id", "created", "model", "system_fingerprint")
+
+    def __init__(self) -> None:
+        self.meta: dict[str, Any] = {}
+        self.choices: dict[Any, _Choice] = {}
+        self.usage: Any = None
+
+    def add(self, chunk: Any) -> None:
+        """Fold one chunk."""
+        if len(self.meta) < len(self._META):
+            for name in self._META:
+                if name not in self.meta:
+                    value = _field(chunk, name)
+                    if value is not None:
+                        self.meta[name] = value
+        for position, choice in enumerate(_field(chunk, "choices") or ()):
+            index = _field(choice, "index")
+            key = position if index is None else index
+            state = self.choices.get(key)
+            if state is None:
+                state = self.choices[key] = _Choice()
+            state.add(choice)
+        usage = _field(chunk, "usage")
+        if usage is not None:
+            self.usage = _as_dict(usage)
+
+    def result(self) -> dict[str, Any]:
+        """The aggregate, shaped like a non-streamed ChatCompletion."""
+        result: dict[str, Any] = {"object": "chat.completion", **self.meta}
+        result["choices"] = [self.choices[key].result(key) for key in sorted(self.choices, key=_sort_key)]
+        if self.usage is not None:
+            result["usage"] = self.usage
+        return result
+
+
+class StreamAggregator:
+    """Incremental aggregation of a stream, chosen by its first chunk."""
+
+    __slots__ = ("_mode", "_text", "_items", "_fold", "_other")
+
+    def __init__(self) -> None:
+        self._mode = ""
+        self._text: io.StringIO | None = None
+        self._items: list[Any] = []
+        self._fold: _ResponsesAggregate | _ChatAggregate | None = None
+        self._other: list[Any] = []
+
+    def add(self, chunk: Any) -> None:
+        """Fold one chunk into the aggregate."""
+        mode = self._mode
+        if mode == "text":
+            if isinstance(chunk, str):
+                self._text.write(chunk)  # type: ignore[union-attr]
+                return
+            self._mode = "list"
+            self._items.append(self._text.getvalue())  # type: ignore[union-attr]
+            self._text = None
+            self._items.append(chunk)
+        elif mode == "responses":
+            if _is_responses_event(chunk):
+                self._fold.add(chunk)  # type: ignore[union-attr]
+            else:
+                self._other.append(chunk)
+        elif mode == "chat":
+            if _is_chat_chunk(chunk):
+                self._fold.add(chunk)  # type: ignore[union-attr]
+            else:
+                self._other.append(chunk)
+        elif mode == "list":
+            self._items.append(chunk)
+        else:
+            self._start(chunk)
+
+    def _start(self, chunk: Any) -> None:
+        """Choose the mode from the first chunk and fold it."""
+        if isinstance(chunk, str):
+            self._mode, self._text = "text", io.StringIO()
+        elif _is_responses_event(chunk):
+            self._mode, self._fold = "responses", _ResponsesAggregate()
+        elif _is_chat_chunk(chunk):
+            self._mode, self._fold = "chat", _ChatAggregate()
+        else:
+            self._mode = "list"
+        self.add(chunk)
+
+    def result(self) -> Any:
+        """The aggregate of the chunks added so far."""
+        if self._mode == "text":
+            return self._text.getvalue()  # type: ignore[union-attr]
+        if self._fold is not None:
+            result = self._fold.result()
+            if self._other:
+                result["other"] = list(self._other)
+            return result
+        return list(self._items)
 
 
 def aggregate_stream(chunks: list[Any]) -> Any:
-    """Aggregate streamed chunks: strings joined, anything else listed."""
-    if chunks and all(isinstance(chunk, str) for chunk in chunks):
-        return "".join(chunks)
-    return list(chunks)
+    """Aggregate streamed chunks: strings joined, Responses events and ChatCompletion chunks folded, else listed."""
+    aggregator = StreamAggregator()
+    for chunk in chunks:
+        aggregator.add(chunk)
+    return aggregator.result()
