@@ -1,0 +1,50 @@
+"""agent-tracing: trace AI agents with OpenTelemetry."""
+
+from tracing._attributes import SpanType
+from tracing._context import suppress_tracing, using_attributes, using_session, using_user
+from tracing._decorator import trace
+from tracing._errors import error_counts
+from tracing._propagation import continue_trace, inject
+from tracing._responses import (
+    ResponsesAgentRequest,
+    ResponsesAgentResponse,
+    ResponsesAgentStreamEvent,
+    create_function_call_item,
+    create_function_call_output_item,
+    create_reasoning_item,
+    create_text_delta,
+    create_text_output_item,
+)
+from tracing._retriever import Document, RetrieverSchema, get_retriever_schema, set_retriever_schema
+from tracing._runtime import configure, force_flush, shutdown
+from tracing._span import Span, get_current_span, start_span
+
+__all__ = [
+    "Document",
+    "ResponsesAgentRequest",
+    "ResponsesAgentResponse",
+    "ResponsesAgentStreamEvent",
+    "RetrieverSchema",
+    "Span",
+    "SpanType",
+    "configure",
+    "continue_trace",
+    "create_function_call_item",
+    "create_function_call_output_item",
+    "create_reasoning_item",
+    "create_text_delta",
+    "create_text_output_item",
+    "error_counts",
+    "force_flush",
+    "get_current_span",
+    "get_retriever_schema",
+    "inject",
+    "set_retriever_schema",
+    "shutdown",
+    "start_span",
+    "suppress_tracing",
+    "trace",
+    "using_attributes",
+    "using_session",
+    "using_user",
+]

@@ -1,0 +1,458 @@
+"""`@trace`: spans around functions, methods, coroutines, generators and async generators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+
+from tracing import _attributes, _runtime
+from tracing._attributes import SpanType
+from tracing._context import scope, suppressed
+from tracing._errors import report
+from tracing._span import record_outputs
+
+F = TypeVar("F", bound=Callable[..., Any])
+_state = _runtime.state
+_attach = otel_context.attach
+_detach = otel_context.detach
+_in_context = otel_trace.set_span_in_context
+_DOCUMENT_TYPES = (SpanType.RETRIEVER.value, SpanType.RERANKER.value)
+
+
+@dataclass(frozen=True)
+class SpanSpec:
+    """How a traced callable's spans look."""
+
+    name: str | None = None
+    span_type: str = SpanType.CHAIN.value
+    attributes: Mapping[str, Any] | None = None
+    output_reducer: Callable[[list[Any]], Any] | None = None
+    capture_inputs: bool = True
+    capture_outputs: bool = True
+    retriever_schema: str | None = None
+    input_hook: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None
+
+
+class _Binder:
+    """Arguments to a name -> value mapping with defaults applied, faster than Signature.bind."""
+
+    __slots__ = ("_names", "_defaults", "_signature", "_rest", "_simple")
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            signature = None
+        self._signature = signature
+        params = list(signature.parameters.values()) if signature else []
+        self._rest = signature.replace(parameters=params[1:]) if signature and params else signature
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        self._simple = signature is not None and all(p.kind in positional for p in params)
+        self._names = tuple(p.name for p in params)
+        self._defaults = tuple((p.name, p.default) for p in params if p.default is not inspect.Parameter.empty)
+
+    def bind(self, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs of one call, self/cls left out."""
+        names = self._names[1:] if bound else self._names
+        if self._simple and len(args) <= len(names):
+            inputs = dict(zip(names, args))
+            if kwargs:
+                inputs.update(kwargs)
+            for name, default in self._defaults:
+                if name not in inputs and (not bound or name != self._names[0]):
+                    inputs[name] = default
+            return inputs
+        signature = self._rest if bound else self._signature
+        if signature is None:
+            return {"args": list(args), "kwargs": kwargs} if kwargs else {"args": list(args)}
+        try:
+            arguments = signature.bind_partial(*args, **kwargs)
+        except TypeError:
+            return {"args": list(args), "kwargs": kwargs} if kwargs else {"args": list(args)}
+        arguments.apply_defaults()
+        inputs = {}
+        for name, value in arguments.arguments.items():
+            if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                inputs.update(value)
+            else:
+                inputs[name] = value
+        return inputs
+
+
+class _Plan:
+    """A traced callable's spec with what can be computed once."""
+
+    __slots__ = ("spec", "name", "span_type", "binder", "documents", "_generation", "_static")
+
+    def __init__(self, spec: SpanSpec, func: Callable[..., Any], name: str) -> None:
+        self.spec = spec
+        self.name = name
+        self.span_type = _attributes.span_type_name(spec.span_type)
+        self.binder = _Binder(func)
+        self.documents = self.span_type in _DOCUMENT_TYPES
+        self._generation = -1
+        self._static: dict[str, Any] = {}
+
+    def static(self) -> dict[str, Any]:
+        if self._generation != _state.generation:
+            self._static = _attributes.static_attributes(
+                self.span_type, self.name, self.spec.attributes, _state.settings.conventions
+            )
+            self._generation = _state.generation
+        return self._static
+
+    def open(self, tracer: otel_trace.Tracer, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """Start this call's span (not yet current) and record its inputs."""
+        attributes = self.static()
+        extra = scope.get().attributes
+        if extra:
+            attributes = {**attributes, **extra}
+        span = tracer.start_span(self.name, attributes=attributes)
+        inputs = None
+        if span.is_recording():
+            spec = self.spec
+            if spec.capture_inputs or spec.input_hook is not None or self.documents:
+                inputs = self.binder.bind(bound, args, kwargs)
+                if spec.capture_inputs and inputs and _state.settings.capture_content:
+                    span.set_attributes(_attributes.input_attributes(inputs, _state.serializer))
+                if spec.input_hook is not None:
+                    try:
+                        span.set_attributes(spec.input_hook(inputs))
+                    except Exception as exc:  # noqa: BLE001
+                        report("input hook", exc)
+        return span, inputs
+
+    def close(self, span: Any, inputs: Any, output: Any) -> None:
+        """Record the output and end the span."""
+        if self.spec.capture_outputs and span.is_recording():
+            record_outputs(span, self.span_type, self.name, inputs, output, self.spec.retriever_schema)
+        span.end()
+
+    def fail(self, span: Any, exc: BaseException) -> None:
+        """Record the exception and end the span."""
+        try:
+            if isinstance(exc, asyncio.CancelledError):
+                span.set_attribute(_attributes.STREAM_CANCELLED, True)
+            else:
+                _attributes.set_error(span, exc)
+            span.end()
+        except Exception as inner:  # noqa: BLE001
+            report("ending a span", inner)
+
+    def reduce(self, chunks: list[Any]) -> Any:
+        """The output of a stream: the user's reducer, else the aggregation chosen by the chunks."""
+        from tracing._stream import aggregate_stream
+
+        reducer = self.spec.output_reducer
+        if reducer is not None:
+            try:
+                return reducer(chunks)
+            except Exception as exc:  # noqa: BLE001
+                report("output_reducer", exc)
+        return aggregate_stream(chunks)
+
+
+class _Stream:
+    """What a traced stream records while it runs."""
+
+    __slots__ = ("plan", "span", "inputs", "chunks", "started", "first_ms", "events_left")
+
+    def __init__(self, plan: _Plan, span: Any, inputs: Any) -> None:
+        self.plan = plan
+        self.span = span
+        self.inputs = inputs
+        self.chunks: list[Any] = []
+        self.started = time.perf_counter()
+        self.first_ms: float | None = None
+        self.events_left = _state.settings.stream_chunk_events if span is not None and span.is_recording() else 0
+
+    def watch(self, chunk: Any) -> bool:
+        """Note the first chunk and per-chunk events; False once nothing more needs watching."""
+        try:
+            if self.first_ms is None:
+                self.first_ms = (time.perf_counter() - self.started) * 1000.0
+            if self.events_left > 0:
+                self.events_left -= 1
+                self.span.add_event(
+                    _attributes.STREAM_CHUNK_EVENT,
+                    {"index": len(self.chunks), "value": _state.serializer.dumps(chunk)},
+                )
+        except Exception as exc:  # noqa: BLE001
+            report("recording a chunk", exc)
+        return self.events_left > 0
+
+    def finish(self, error: BaseException | None = None, cancelled: bool = False) -> None:
+        """End the span with the aggregate of what was streamed so far."""
+        span = self.span
+        if span is None:
+            return
+        self.span = None
+        try:
+            if span.is_recording():
+                plan = self.plan
+                cancelled = cancelled or isinstance(error, asyncio.CancelledError)
+                failed = error is not None and not cancelled
+                _attributes.set_stream_end(span, len(self.chunks), self.first_ms, cancelled, failed)
+                if plan.spec.capture_outputs and self.chunks:
+                    record_outputs(span, plan.span_type, plan.name, self.inputs, plan.reduce(self.chunks),
+                                   plan.spec.retriever_schema)
+                if failed:
+                    _attributes.set_error(span, error)
+            span.end()
+        except Exception as exc:  # noqa: BLE001
+            report("ending a stream span", exc)
+
+
+def _open_stream(plan: _Plan, ctx: contextvars.Context, bound: bool, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> _Stream:
+    """Start a stream's span inside its own context, where it stays current for every step."""
+    try:
+        tracer = _state.tracer or _runtime.ensure_tracer()
+        span, inputs = ctx.run(plan.open, tracer, bound, args, kwargs)
+        ctx.run(_attach, _in_context(span))
+        return _Stream(plan, span, inputs)
+    except Exception as exc:  # noqa: BLE001
+        report("starting a span", exc)
+        return _Stream(plan, None, None)
+
+
+def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bool,
+                      args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    stream = _open_stream(plan, ctx, bound, args, kwargs)
+    append = stream.chunks.append
+    run = ctx.run
+    send = gen.send
+    watch = True
+    op, arg = send, None
+    while True:
+        try:
+            chunk = run(op, arg)
+        except StopIteration as stop:
+            stream.finish()
+            return stop.value
+        except BaseException as exc:
+            stream.finish(exc)
+            raise
+        if watch:
+            watch = stream.watch(chunk)
+        append(chunk)
+        try:
+            arg = yield chunk
+            op = send
+        except GeneratorExit:
+            try:
+                run(gen.close)
+            except BaseException as exc:
+                stream.finish(exc)
+                raise
+            stream.finish(cancelled=True)
+            raise
+        except BaseException as exc:
+            op, arg = gen.throw, exc
+
+
+class _InContext:
+    """Awaits an awaitable with every step run inside a given context."""
+
+    __slots__ = ("_ctx", "_awaitable")
+
+    def __init__(self, ctx: contextvars.Context, awaitable: Any) -> None:
+        self._ctx = ctx
+        self._awaitable = awaitable
+
+    def __await__(self) -> Any:
+        run, awaitable = self._ctx.run, self._awaitable
+        op, arg = awaitable.send, None
+        while True:
+            try:
+                signal = run(op, arg)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                arg = yield signal
+                op = awaitable.send
+            except GeneratorExit:
+                run(awaitable.close)
+                raise
+            except BaseException as exc:
+                op, arg = awaitable.throw, exc
+
+
+async def _traced_async_generator(plan: _Plan, agen: Any, ctx: contextvars.Context, bound: bool,
+                                  args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    stream = _open_stream(plan, ctx, bound, args, kwargs)
+    append = stream.chunks.append
+    asend = agen.asend
+    watch = True
+    op, arg = asend, None
+    while True:
+        try:
+            chunk = await _InContext(ctx, op(arg))
+        except StopAsyncIteration:
+            stream.finish()
+            return
+        except BaseException as exc:
+            stream.finish(exc)
+            raise
+        if watch:
+            watch = stream.watch(chunk)
+        append(chunk)
+        try:
+            arg = yield chunk
+            op = asend
+        except GeneratorExit:
+            try:
+                await _InContext(ctx, agen.aclose())
+            except BaseException as exc:
+                stream.finish(exc)
+                raise
+            stream.finish(cancelled=True)
+            raise
+        except BaseException as exc:
+            op, arg = agen.athrow, exc
+
+
+async def _traced_coroutine(plan: _Plan, coro: Any, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        span, inputs = plan.open(_state.tracer or _runtime.ensure_tracer(), bound, args, kwargs)
+        token = _attach(_in_context(span))
+    except Exception as exc:  # noqa: BLE001
+        report("starting a span", exc)
+        return await coro
+    try:
+        result = await coro
+    except BaseException as exc:
+        _detach(token)
+        plan.fail(span, exc)
+        raise
+    _detach(token)
+    try:
+        plan.close(span, inputs, result)
+    except Exception as exc:  # noqa: BLE001
+        report("ending a span", exc)
+    return result
+
+
+class _Traced(wrapt.FunctionWrapper):
+    """A callable traced by agent-tracing."""
+
+
+def _unwrap_descriptor(func: Any) -> Callable[..., Any]:
+    return func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+
+
+def traced(func: F, spec: SpanSpec) -> F:
+    """Wrap a function, method, coroutine or generator function so each call is a span."""
+    target = _unwrap_descriptor(func)
+    if isinstance(target, type):
+        raise TypeError(f"@trace cannot wrap the class {target.__qualname__}; use tracing.trace_agent for classes")
+    if not callable(target):
+        raise TypeError(f"@trace needs a callable, got {type(target).__name__}")
+    plan = _Plan(spec, target, spec.name or getattr(target, "__name__", None) or type(target).__name__)
+
+    if inspect.isasyncgenfunction(target):
+
+        def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            agen = wrapped(*args, **kwargs)
+            if suppressed.get():
+                return agen
+            return _traced_async_generator(plan, agen, contextvars.copy_context(), instance is not None, args, kwargs)
+
+    elif inspect.isgeneratorfunction(target):
+
+        def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            gen = wrapped(*args, **kwargs)
+            if suppressed.get():
+                return gen
+            return _traced_generator(plan, gen, contextvars.copy_context(), instance is not None, args, kwargs)
+
+    elif inspect.iscoroutinefunction(target):
+
+        def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            coro = wrapped(*args, **kwargs)
+            if suppressed.get():
+                return coro
+            return _traced_coroutine(plan, coro, instance is not None, args, kwargs)
+
+    else:
+
+        def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if suppressed.get():
+                return wrapped(*args, **kwargs)
+            try:
+                span, inputs = plan.open(_state.tracer or _runtime.ensure_tracer(), instance is not None, args, kwargs)
+                token = _attach(_in_context(span))
+            except Exception as exc:  # noqa: BLE001
+                report("starting a span", exc)
+                return wrapped(*args, **kwargs)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _detach(token)
+                plan.fail(span, exc)
+                raise
+            _detach(token)
+            try:
+                plan.close(span, inputs, result)
+            except Exception as exc:  # noqa: BLE001
+                report("ending a span", exc)
+            return result
+
+    return _Traced(func, wrapper)  # type: ignore[return-value]
+
+
+def is_traced(obj: Any) -> bool:
+    """Whether a callable (or the function under a class/static method) is already traced."""
+    return isinstance(obj, _Traced) or isinstance(_unwrap_descriptor(obj), _Traced)
+
+
+@overload
+def trace(func: F) -> F: ...
+
+
+@overload
+def trace(
+    *,
+    name: str | None = None,
+    span_type: SpanType | str = SpanType.CHAIN,
+    attributes: Mapping[str, Any] | None = None,
+    output_reducer: Callable[[list[Any]], Any] | None = None,
+    capture_inputs: bool = True,
+    capture_outputs: bool = True,
+    retriever_schema: str | None = None,
+) -> Callable[[F], F]: ...
+
+
+def trace(
+    func: Any = None,
+    *,
+    name: str | None = None,
+    span_type: SpanType | str = SpanType.CHAIN,
+    attributes: Mapping[str, Any] | None = None,
+    output_reducer: Callable[[list[Any]], Any] | None = None,
+    capture_inputs: bool = True,
+    capture_outputs: bool = True,
+    retriever_schema: str | None = None,
+) -> Any:
+    """Trace every call of a function, method, coroutine or (async) generator as a span."""
+    spec = SpanSpec(
+        name=name,
+        span_type=_attributes.span_type_name(span_type),
+        attributes=dict(attributes) if attributes else None,
+        output_reducer=output_reducer,
+        capture_inputs=capture_inputs,
+        capture_outputs=capture_outputs,
+        retriever_schema=retriever_schema,
+    )
+    if func is not None:
+        return traced(func, spec)
+    return lambda target: traced(target, spec)

@@ -1,0 +1,167 @@
+"""Settings of the tracing pipeline, merged from arguments, a config dict or YAML file, and the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Convention = Literal["openinference", "genai"]
+AttributeScalar = Union[str, bool, int, float]
+
+ENV_PREFIX = "AGENT_TRACING_"
+DEFAULT_TRACE_FILE = "traces/traces.jsonl"
+
+
+class Redaction(BaseModel):
+    """What redaction hides: secret-looking keys (built in, extended by `keys`), `values` patterns, a callback."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    enabled: bool = True
+    keys: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    callback: Callable[[str, Any], Any] | None = None
+
+    @field_validator("keys", "values")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
+
+
+class Settings(BaseModel):
+    """The resolved configuration of agent-tracing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    service_name: str | None = None
+    exporters: tuple[Any, ...] | None = None
+    sample_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    capture_content: bool = True
+    redact: Redaction = Redaction()
+    conventions: frozenset[Convention] = frozenset({"openinference", "genai"})
+    max_attribute_length: int = Field(default=65536, ge=256)
+    resource_attributes: dict[str, AttributeScalar] = {}
+    stream_chunk_events: int = Field(default=0, ge=0)
+
+    @field_validator("exporters", mode="before")
+    @classmethod
+    def _exporter_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if value is not None and not isinstance(value, (list, tuple)):
+            return (value,)
+        return value
+
+    @field_validator("redact", mode="before")
+    @classmethod
+    def _redaction(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return Redaction(enabled=value)
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                return Redaction(enabled=lowered in ("true", "1", "yes", "on"))
+            return Redaction(keys=tuple(p.strip() for p in value.split(",") if p.strip()))
+        if isinstance(value, (list, tuple)):
+            return Redaction(keys=tuple(value))
+        if callable(value) and not isinstance(value, (Redaction, Mapping)):
+            return Redaction(callback=value)
+        return value
+
+    @field_validator("conventions", mode="before")
+    @classmethod
+    def _convention_set(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().lower() in ("default", "all"):
+                return frozenset({"openinference", "genai"})
+            return frozenset(p.strip().lower() for p in value.split(",") if p.strip())
+        return value
+
+
+_ENV_FIELDS = {
+    "SERVICE_NAME": "service_name",
+    "EXPORTERS": "exporters",
+    "SAMPLE_RATIO": "sample_ratio",
+    "CAPTURE_CONTENT": "capture_content",
+    "REDACT": "redact",
+    "CONVENTIONS": "conventions",
+    "MAX_ATTRIBUTE_LENGTH": "max_attribute_length",
+    "STREAM_CHUNK_EVENTS": "stream_chunk_events",
+}
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer = {field: environ[ENV_PREFIX + key] for key, field in _ENV_FIELDS.items() if environ.get(ENV_PREFIX + key)}
+    if "exporters" not in layer:
+        otlp = _otlp_from_standard_env(environ)
+        if otlp:
+            layer["exporters"] = (otlp,)
+    return layer
+
+
+def _otlp_from_standard_env(environ: Mapping[str, str]) -> str | None:
+    """The exporter URI named by the standard OTEL_EXPORTER_OTLP_* variables, endpoint left to the SDK."""
+    if not (environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        return None
+    protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    return "otlp+grpc:" if protocol.strip() == "grpc" else "otlp+http:"
+
+
+def _config_layer(config: Mapping[str, Any] | str | os.PathLike[str] | None) -> tuple[dict[str, Any], str]:
+    if config is None:
+        return {}, ""
+    if isinstance(config, Mapping):
+        return dict(config), "config"
+    path = Path(config)
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"config file {path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"config file {path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}, str(path)
+    if not isinstance(data, Mapping):
+        raise ValueError(f"config file {path}: expected a mapping of settings, got {type(data).__name__}")
+    return dict(data), f"config file {path}"
+
+
+def _check(layer: dict[str, Any], source: str) -> None:
+    try:
+        Settings.model_validate(layer)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise ValueError(f"{source}: {problems}") from None
+
+
+def resolve(arguments: Mapping[str, Any], config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+            environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge the layers: arguments > config > environment > defaults; errors name the layer and field."""
+    environ = os.environ if environ is None else environ
+    if config is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config = environ[ENV_PREFIX + "CONFIG"]
+    env = _env_layer(environ)
+    _check(env, "environment (AGENT_TRACING_*)")
+    from_config, source = _config_layer(config)
+    _check(from_config, source)
+    given = {key: value for key, value in arguments.items() if value is not None}
+    _check(given, "configure()")
+    return Settings.model_validate({**env, **from_config, **given})
