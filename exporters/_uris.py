@@ -1,0 +1,121 @@
+"""exporter_from_uri: build span exporters from the URIs of SPEC 7 and the standard OTEL_EXPORTER_OTLP_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from exporters._delivery import ResilientExporter
+from exporters._file import FileSpanExporter
+
+_TRUE = {"1", "true", "yes", "on"}
+_GRPC_SCHEMES = {"otlp", "otlp+grpc"}
+_GRPCS_SCHEMES = {"otlps", "otlp+grpcs"}
+_HTTP_SCHEMES = {"otlp+http": "http", "otlp+https": "https", "http": "http", "https": "https"}
+
+
+def exporter_from_uri(
+    uri: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout_s: float | None = None,
+    compression: str | None = None,
+    certificate_file: str | None = None,
+    fallback: str | os.PathLike[str] | None = None,
+) -> SpanExporter:
+    """Build the exporter a URI names: file://PATH or *.jsonl, otlp[+grpc]://HOST:PORT, otlp+http://HOST:PORT, http(s)://.../v1/traces, or bare otlp."""
+    split = urlsplit(uri)
+    scheme = split.scheme.lower()
+    if scheme == "file" or (not scheme and uri.endswith((".jsonl", ".ndjson"))):
+        path = unquote(uri[len("file://") :].split("?", 1)[0]) if scheme == "file" else uri
+        return FileSpanExporter(path, **_file_options(dict(parse_qsl(split.query))))
+    options = dict(parse_qsl(split.query))
+    timeout_s = timeout_s if timeout_s is not None else _float(options.get("timeout"))
+    compression = compression or options.get("compression")
+    certificate_file = certificate_file or options.get("certificate")
+    fallback = fallback or options.get("fallback")
+    give_up = _float(options.get("give_up_after")) or 120.0
+    if uri == "otlp":
+        protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+        if protocol == "grpc":
+            inner = _grpc(None, False, headers, timeout_s, compression, certificate_file)
+        else:
+            inner = _http(None, headers, timeout_s, compression, certificate_file)
+    elif scheme in _GRPC_SCHEMES or scheme in _GRPCS_SCHEMES:
+        _require_host(uri, split.netloc)
+        tls = scheme in _GRPCS_SCHEMES or options.get("tls", "").lower() in _TRUE or certificate_file is not None
+        inner = _grpc(split.netloc, tls, headers, timeout_s, compression, certificate_file)
+    elif scheme in _HTTP_SCHEMES:
+        _require_host(uri, split.netloc)
+        path = split.path if split.path not in ("", "/") else "/v1/traces"
+        inner = _http(f"{_HTTP_SCHEMES[scheme]}://{split.netloc}{path}", headers, timeout_s, compression, certificate_file)
+    else:
+        raise ValueError(
+            f"unknown exporter {uri!r}: use file://PATH, a *.jsonl path, otlp://HOST:4317, otlp+http://HOST:4318, "
+            "http(s)://HOST/v1/traces, console, memory or a SpanExporter object"
+        )
+    return ResilientExporter(inner, fallback=fallback, give_up_after_s=give_up)
+
+
+def _require_host(uri: str, netloc: str) -> None:
+    if not netloc:
+        raise ValueError(f"exporter URI {uri!r} has no HOST:PORT")
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _file_options(options: dict[str, str]) -> dict[str, object]:
+    known = {"max_bytes", "backups", "compress", "fsync"}
+    unknown = set(options) - known
+    if unknown:
+        raise ValueError(f"unknown file exporter option(s) {sorted(unknown)}; known: {sorted(known)}")
+    parsed: dict[str, object] = {}
+    if "max_bytes" in options:
+        parsed["max_bytes"] = int(options["max_bytes"])
+    if "backups" in options:
+        parsed["backups"] = int(options["backups"])
+    if "compress" in options:
+        parsed["compress"] = options["compress"].lower() in _TRUE
+    if "fsync" in options:
+        parsed["fsync"] = options["fsync"]
+    return parsed
+
+
+def _grpc(
+    netloc: str | None, tls: bool, headers: dict[str, str] | None, timeout_s: float | None, compression: str | None, certificate_file: str | None
+) -> SpanExporter:
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    credentials = None
+    if certificate_file is not None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=Path(certificate_file).read_bytes())
+    grpc_compression = None
+    if compression is not None:
+        grpc_compression = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate, "none": grpc.Compression.NoCompression}[compression.lower()]
+    return OTLPSpanExporter(
+        endpoint=f"{'https' if tls else 'http'}://{netloc}" if netloc else None,
+        insecure=False if tls else None,
+        credentials=credentials,
+        headers=headers,
+        timeout=timeout_s,
+        compression=grpc_compression,
+    )
+
+
+def _http(endpoint: str | None, headers: dict[str, str] | None, timeout_s: float | None, compression: str | None, certificate_file: str | None) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(
+        endpoint=endpoint,
+        certificate_file=certificate_file,
+        headers=headers,
+        timeout=timeout_s,
+        compression=Compression(compression.lower()) if compression is not None else None,
+    )
