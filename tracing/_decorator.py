@@ -19,6 +19,7 @@ from tracing._attributes import SpanType
 from tracing._context import scope, suppressed
 from tracing._errors import report
 from tracing._span import record_outputs
+from tracing._stream import StreamAggregator, aggregate_stream
 
 F = TypeVar("F", bound=Callable[..., Any])
 _state = _runtime.state
@@ -150,8 +151,6 @@ class _Plan:
 
     def reduce(self, chunks: list[Any]) -> Any:
         """The output of a stream: the user's reducer, else the aggregation chosen by the chunks."""
-        from tracing._stream import aggregate_stream
-
         reducer = self.spec.output_reducer
         if reducer is not None:
             try:
@@ -161,22 +160,28 @@ class _Plan:
         return aggregate_stream(chunks)
 
 
-class _Stream:
-    """What a traced stream records while it runs."""
+FOLD_EVERY = 1024
 
-    __slots__ = ("plan", "span", "inputs", "chunks", "started", "first_ms", "events_left")
+
+class _Stream:
+    """What a traced stream records while it runs: chunks folded into the aggregate every FOLD_EVERY."""
+
+    __slots__ = ("plan", "span", "inputs", "chunks", "folded", "aggregator", "started", "first_ms", "events_left")
 
     def __init__(self, plan: _Plan, span: Any, inputs: Any) -> None:
         self.plan = plan
         self.span = span
         self.inputs = inputs
         self.chunks: list[Any] = []
+        self.folded = 0
+        self.aggregator: StreamAggregator | None = None
         self.started = time.perf_counter()
         self.first_ms: float | None = None
         self.events_left = _state.settings.stream_chunk_events if span is not None and span.is_recording() else 0
 
-    def watch(self, chunk: Any) -> bool:
-        """Note the first chunk and per-chunk events; False once nothing more needs watching."""
+    def step(self) -> int:
+        """Note the first chunk, chunk events and fold the chunks; how many chunks until the next step."""
+        chunks = self.chunks
         try:
             if self.first_ms is None:
                 self.first_ms = (time.perf_counter() - self.started) * 1000.0
@@ -184,11 +189,38 @@ class _Stream:
                 self.events_left -= 1
                 self.span.add_event(
                     _attributes.STREAM_CHUNK_EVENT,
-                    {"index": len(self.chunks), "value": _state.serializer.dumps(chunk)},
+                    {"index": self.folded + len(chunks) - 1, "value": _state.serializer.dumps(chunks[-1])},
                 )
+                return 1 if self.events_left > 0 else FOLD_EVERY
+            if len(chunks) >= FOLD_EVERY:
+                self._fold()
         except Exception as exc:  # noqa: BLE001
             report("recording a chunk", exc)
-        return self.events_left > 0
+        return FOLD_EVERY
+
+    def _fold(self) -> None:
+        chunks = self.chunks
+        span = self.span
+        if span is None or not span.is_recording() or not self.plan.spec.capture_outputs:
+            self.folded += len(chunks)
+            chunks.clear()
+        elif self.plan.spec.output_reducer is None:
+            aggregator = self.aggregator
+            if aggregator is None:
+                aggregator = self.aggregator = StreamAggregator()
+            for chunk in chunks:
+                aggregator.add(chunk)
+            self.folded += len(chunks)
+            chunks.clear()
+
+    def output(self) -> Any:
+        """The aggregate of everything streamed so far."""
+        if self.aggregator is None:
+            return self.plan.reduce(self.chunks)
+        for chunk in self.chunks:
+            self.aggregator.add(chunk)
+        self.chunks.clear()
+        return self.aggregator.result()
 
     def finish(self, error: BaseException | None = None, cancelled: bool = False) -> None:
         """End the span with the aggregate of what was streamed so far."""
@@ -201,9 +233,10 @@ class _Stream:
                 plan = self.plan
                 cancelled = cancelled or isinstance(error, asyncio.CancelledError)
                 failed = error is not None and not cancelled
-                _attributes.set_stream_end(span, len(self.chunks), self.first_ms, cancelled, failed)
-                if plan.spec.capture_outputs and self.chunks:
-                    record_outputs(span, plan.span_type, plan.name, self.inputs, plan.reduce(self.chunks),
+                count = self.folded + len(self.chunks)
+                _attributes.set_stream_end(span, count, self.first_ms, cancelled, failed)
+                if plan.spec.capture_outputs and count:
+                    record_outputs(span, plan.span_type, plan.name, self.inputs, self.output(),
                                    plan.spec.retriever_schema)
                 if failed:
                     _attributes.set_error(span, error)
@@ -231,7 +264,7 @@ def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bo
     append = stream.chunks.append
     run = ctx.run
     send = gen.send
-    watch = True
+    left = 1
     op, arg = send, None
     while True:
         try:
@@ -242,9 +275,10 @@ def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bo
         except BaseException as exc:
             stream.finish(exc)
             raise
-        if watch:
-            watch = stream.watch(chunk)
         append(chunk)
+        left -= 1
+        if not left:
+            left = stream.step()
         try:
             arg = yield chunk
             op = send
@@ -292,7 +326,7 @@ async def _traced_async_generator(plan: _Plan, agen: Any, ctx: contextvars.Conte
     stream = _open_stream(plan, ctx, bound, args, kwargs)
     append = stream.chunks.append
     asend = agen.asend
-    watch = True
+    left = 1
     op, arg = asend, None
     while True:
         try:
@@ -303,9 +337,10 @@ async def _traced_async_generator(plan: _Plan, agen: Any, ctx: contextvars.Conte
         except BaseException as exc:
             stream.finish(exc)
             raise
-        if watch:
-            watch = stream.watch(chunk)
         append(chunk)
+        left -= 1
+        if not left:
+            left = stream.step()
         try:
             arg = yield chunk
             op = asend

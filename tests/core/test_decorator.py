@@ -1,0 +1,260 @@
+"""@trace on every kind of callable: the traced code behaves exactly as without it (SPEC 3.1, 3.5)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+
+import pytest
+from opentelemetry.trace import StatusCode
+
+import tracing
+from tests.core.helpers import attrs, by_name, inputs, output
+
+
+def test_function_inputs_outputs_and_kind(exporter):
+    @tracing.trace(span_type=tracing.SpanType.TOOL)
+    def add(a: int, b: int = 2, *, scale: int = 1) -> int:
+        """Add two numbers."""
+        return (a + b) * scale
+
+    assert add(1) == 3
+    span = by_name(exporter, "add")
+    assert inputs(span) == {"a": 1, "b": 2, "scale": 1}
+    assert output(span) == 3
+    assert attrs(span)["openinference.span.kind"] == "TOOL"
+    assert attrs(span)["input.mime_type"] == "application/json"
+
+
+def test_introspection_is_unchanged():
+    def plain(a: int, b: str = "x", *args: int, c: float = 1.0, **kw: str) -> str:
+        """Docstring."""
+        return b
+
+    traced = tracing.trace(plain)
+    assert inspect.signature(traced) == inspect.signature(plain)
+    assert traced.__name__ == "plain"
+    assert traced.__doc__ == "Docstring."
+    assert traced.__wrapped__ is plain
+    assert inspect.isgeneratorfunction(tracing.trace(lambda: (yield))) is True
+    assert inspect.iscoroutinefunction(tracing.trace(_coroutine)) is True
+
+
+async def _coroutine() -> int:
+    return 1
+
+
+def test_descriptors_behave(exporter):
+    class Thing:
+        factor = 10
+
+        @tracing.trace
+        def method(self, x):
+            return x * self.factor
+
+        @tracing.trace
+        @classmethod
+        def klass(cls, x):
+            return x * cls.factor
+
+        @classmethod
+        @tracing.trace
+        def klass2(cls, x):
+            return x + cls.factor
+
+        @tracing.trace
+        @staticmethod
+        def static(x):
+            return -x
+
+        @staticmethod
+        @tracing.trace
+        def static2(x):
+            return x
+
+    thing = Thing()
+    assert thing.method(2) == 20
+    assert Thing.method(thing, 3) == 30
+    assert Thing.klass(2) == 20 and thing.klass(2) == 20
+    assert Thing.klass2(1) == 11
+    assert Thing.static(4) == -4 and thing.static(4) == -4
+    assert Thing.static2(5) == 5
+    for span in exporter.get_finished_spans():
+        assert "self" not in inputs(span) and "cls" not in inputs(span)
+    assert [inputs(s) for s in exporter.get_finished_spans() if s.name == "method"] == [{"x": 2}, {"x": 3}]
+
+
+def test_exception_is_the_same_object_and_span_is_error(exporter):
+    error = ValueError("boom")
+
+    @tracing.trace
+    def fails():
+        raise error
+
+    with pytest.raises(ValueError) as caught:
+        fails()
+    assert caught.value is error
+    assert caught.value.__traceback__ is not None
+    assert "fails" in [frame.name for frame in __import__("traceback").extract_tb(caught.value.__traceback__)]
+    span = by_name(exporter, "fails")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.events[0].name == "exception"
+    assert span.events[0].attributes["exception.message"] == "boom"
+
+
+def test_bare_and_parametrised_forms_and_name(exporter):
+    @tracing.trace(name="custom", attributes={"team": "search"})
+    def f():
+        return "text"
+
+    assert f() == "text"
+    span = by_name(exporter, "custom")
+    assert attrs(span)["team"] == "search"
+    assert attrs(span)["output.value"] == "text"
+    assert attrs(span)["output.mime_type"] == "text/plain"
+
+
+def test_nested_calls_share_a_trace(exporter):
+    @tracing.trace
+    def inner(x):
+        return x
+
+    @tracing.trace(span_type="AGENT")
+    def outer(x):
+        return inner(x) + 1
+
+    outer(1)
+    parent, child = by_name(exporter, "outer"), by_name(exporter, "inner")
+    assert child.parent.span_id == parent.context.span_id
+    assert child.context.trace_id == parent.context.trace_id
+    assert attrs(parent)["gen_ai.operation.name"] == "invoke_agent"
+    assert attrs(parent)["gen_ai.agent.name"] == "outer"
+
+
+def test_span_types_without_openinference_kind(exporter):
+    @tracing.trace(span_type="PARSER")
+    def parse():
+        return 1
+
+    @tracing.trace(span_type="chat_model")
+    def chat():
+        return 1
+
+    parse(), chat()
+    assert attrs(by_name(exporter, "parse"))["openinference.span.kind"] == "CHAIN"
+    assert attrs(by_name(exporter, "parse"))["agent_tracing.span_type"] == "PARSER"
+    assert attrs(by_name(exporter, "chat"))["openinference.span.kind"] == "LLM"
+    assert attrs(by_name(exporter, "chat"))["agent_tracing.span_type"] == "CHAT_MODEL"
+
+
+def test_serialization_of_common_values(exporter):
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+
+    @tracing.trace
+    def take(point, tags, blob, when, model):
+        return None
+
+    import datetime
+
+    import pydantic
+
+    class Model(pydantic.BaseModel):
+        name: str
+
+    take(Point(1, 2), {"b", "a"}, b"raw", datetime.datetime(2024, 1, 2, 3, 4, 5), Model(name="m"))
+    span = by_name(exporter, "take")
+    assert inputs(span) == {
+        "point": {"x": 1, "y": 2},
+        "tags": ["a", "b"],
+        "blob": "raw",
+        "when": "2024-01-02T03:04:05",
+        "model": {"name": "m"},
+    }
+    assert "output.value" not in attrs(span)
+
+
+def test_truncation_has_a_visible_marker():
+    memory = __import__("opentelemetry.sdk.trace.export.in_memory_span_exporter", fromlist=["x"]).InMemorySpanExporter()
+    tracing.configure(exporters=[memory], max_attribute_length=300)
+    try:
+
+        @tracing.trace
+        def echo(text):
+            return text
+
+        echo("y" * 1000)
+        span = by_name(memory, "echo")
+        assert attrs(span)["output.value"] == "y" * 300 + "...[truncated 700 chars]"
+        assert attrs(span)["input.value"].endswith("chars]")
+    finally:
+        tracing.shutdown()
+
+
+def test_capture_flags(exporter):
+    @tracing.trace(capture_inputs=False, capture_outputs=False)
+    def quiet(secret_plan):
+        return "result"
+
+    assert quiet("x") == "result"
+    span = by_name(exporter, "quiet")
+    assert "input.value" not in attrs(span) and "output.value" not in attrs(span)
+
+
+def test_start_span_block(exporter):
+    with tracing.start_span("block", span_type="RETRIEVER", inputs="what is x?", attributes={"k": [1, 2]}) as span:
+        span.set_attribute("custom", {"nested": True})
+        assert tracing.get_current_span().span_id == span.span_id
+    recorded = by_name(exporter, "block")
+    assert attrs(recorded)["input.value"] == "what is x?"
+    assert attrs(recorded)["input.mime_type"] == "text/plain"
+    assert attrs(recorded)["k"] == (1, 2)
+    assert attrs(recorded)["custom"] == '{"nested": true}'
+
+
+def test_start_span_records_exception_and_reraises(exporter):
+    with pytest.raises(KeyError):
+        with tracing.start_span("broken"):
+            raise KeyError("k")
+    assert by_name(exporter, "broken").status.status_code is StatusCode.ERROR
+
+
+def test_coroutine(exporter):
+    @tracing.trace
+    async def double(x):
+        await asyncio.sleep(0)
+        return x * 2
+
+    assert asyncio.run(double(4)) == 8
+    span = by_name(exporter, "double")
+    assert inputs(span) == {"x": 4} and output(span) == 8
+
+
+def test_coroutine_exception(exporter):
+    error = RuntimeError("async boom")
+
+    @tracing.trace
+    async def fails():
+        raise error
+
+    with pytest.raises(RuntimeError) as caught:
+        asyncio.run(fails())
+    assert caught.value is error
+    assert by_name(exporter, "fails").status.status_code is StatusCode.ERROR
+
+
+def test_bad_arguments_raise_like_the_function(exporter):
+    @tracing.trace
+    def needs(a, b):
+        return a
+
+    with pytest.raises(TypeError):
+        needs(1)
+
+
+def test_trace_refuses_a_class():
+    with pytest.raises(TypeError, match="trace_agent"):
+        tracing.trace(type("Agent", (), {}))

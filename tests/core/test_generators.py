@@ -1,0 +1,407 @@
+"""Generators and async generators: SPEC 3.3, span attached only while the body runs."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import StatusCode
+
+import tracing
+from tests.core.helpers import attrs, by_name, output
+
+
+def _current_span_id() -> int:
+    return otel_trace.get_current_span().get_span_context().span_id
+
+
+@tracing.trace
+def words(n):
+    for i in range(n):
+        yield f"w{i} "
+    return "finished"
+
+
+def test_exhaustion_aggregates_text_and_keeps_return_value(exporter):
+    gen = words(3)
+    assert list(gen) == ["w0 ", "w1 ", "w2 "]
+    span = by_name(exporter, "words")
+    assert output(span) == "w0 w1 w2 "
+    assert attrs(span)["agent_tracing.stream.chunks"] == 3
+    assert attrs(span)["agent_tracing.stream.cancelled"] is False
+    assert attrs(span)["agent_tracing.stream.first_chunk_ms"] >= 0
+    assert span.status.status_code is StatusCode.OK
+
+
+def test_stop_iteration_value_and_yield_from(exporter):
+    def delegate():
+        result = yield from words(2)
+        yield result
+
+    assert list(delegate()) == ["w0 ", "w1 ", "finished"]
+    gen = words(0)
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "finished"
+
+
+def test_send_and_throw_pass_through(exporter):
+    @tracing.trace
+    def accumulator():
+        total = 0
+        while True:
+            try:
+                value = yield total
+            except ValueError:
+                value = -100
+            if value is None:
+                return total
+            total += value
+
+    gen = accumulator()
+    assert next(gen) == 0
+    assert gen.send(5) == 5
+    assert gen.send(2) == 7
+    assert gen.throw(ValueError("reset")) == -93
+    with pytest.raises(StopIteration) as stop:
+        gen.send(None)
+    assert stop.value.value == -93
+    span = by_name(exporter, "accumulator")
+    assert output(span) == [0, 5, 7, -93]
+
+
+def test_throw_not_caught_ends_span_with_error(exporter):
+    gen = words(5)
+    next(gen)
+    error = KeyError("k")
+    with pytest.raises(KeyError) as caught:
+        gen.throw(error)
+    assert caught.value is error
+    span = by_name(exporter, "words")
+    assert span.status.status_code is StatusCode.ERROR
+    assert output(span) == "w0 "
+
+
+def test_error_inside_keeps_partial_output(exporter):
+    @tracing.trace
+    def breaks():
+        yield "a"
+        yield "b"
+        raise RuntimeError("mid-stream")
+
+    received = []
+    with pytest.raises(RuntimeError, match="mid-stream"):
+        for chunk in breaks():
+            received.append(chunk)
+    assert received == ["a", "b"]
+    span = by_name(exporter, "breaks")
+    assert span.status.status_code is StatusCode.ERROR
+    assert output(span) == "ab"
+    assert any(event.name == "exception" for event in span.events)
+
+
+@pytest.mark.parametrize("how", ["break", "close", "gc"])
+def test_early_end_is_cancelled_with_partial_output(exporter, how):
+    cleaned = []
+
+    @tracing.trace
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield f"{i},"
+                i += 1
+        finally:
+            cleaned.append(True)
+
+    gen = endless()
+    if how == "break":
+        for chunk in gen:
+            if chunk == "2,":
+                break
+        del gen
+    elif how == "close":
+        next(gen), next(gen), next(gen)
+        gen.close()
+    else:
+        next(gen), next(gen), next(gen)
+        del gen
+        gc.collect()
+    assert cleaned == [True]
+    span = by_name(exporter, "endless")
+    assert attrs(span)["agent_tracing.stream.cancelled"] is True
+    assert span.status.status_code is StatusCode.OK
+    assert output(span) == "0,1,2,"
+
+
+def test_span_is_current_only_while_the_body_runs(exporter):
+    seen = []
+
+    @tracing.trace
+    def body():
+        seen.append(_current_span_id())
+        yield 1
+        seen.append(_current_span_id())
+        yield 2
+
+    with tracing.start_span("caller") as caller:
+        gen = body()
+        outside = []
+        for _ in gen:
+            outside.append(_current_span_id())
+    span = by_name(exporter, "body")
+    assert seen == [span.context.span_id] * 2
+    assert outside == [int(caller.span_id, 16)] * 2
+    assert span.parent.span_id == int(caller.span_id, 16)
+
+
+def test_parent_is_the_context_at_call_time(exporter):
+    with tracing.start_span("creator") as creator:
+        gen = words(2)
+    with tracing.start_span("consumer"):
+        list(gen)
+    assert by_name(exporter, "words").parent.span_id == int(creator.span_id, 16)
+
+
+def test_never_started_generator_makes_no_span(exporter):
+    gen = words(2)
+    del gen
+    gc.collect()
+    assert exporter.get_finished_spans() == ()
+
+
+def test_consumed_in_another_thread_stays_in_its_trace(exporter):
+    with tracing.start_span("request") as request:
+        gen = words(3)
+    result = []
+    worker = threading.Thread(target=lambda: result.extend(gen))
+    worker.start()
+    worker.join()
+    assert result == ["w0 ", "w1 ", "w2 "]
+    span = by_name(exporter, "words")
+    assert format(span.context.trace_id, "032x") == request.trace_id
+
+
+def test_nested_traced_generators(exporter):
+    @tracing.trace
+    def outer():
+        for chunk in words(2):
+            yield chunk.upper()
+
+    assert list(outer()) == ["W0 ", "W1 "]
+    assert by_name(exporter, "words").parent.span_id == by_name(exporter, "outer").context.span_id
+
+
+def test_child_spans_inside_the_body_are_children(exporter):
+    @tracing.trace
+    def tool():
+        return "t"
+
+    @tracing.trace
+    def agent():
+        yield tool()
+        yield tool()
+
+    list(agent())
+    agent_span = by_name(exporter, "agent")
+    tools = [s for s in exporter.get_finished_spans() if s.name == "tool"]
+    assert len(tools) == 2 and all(t.parent.span_id == agent_span.context.span_id for t in tools)
+
+
+def test_output_reducer_and_non_text_chunks(exporter):
+    @tracing.trace(output_reducer=lambda chunks: {"count": len(chunks), "sum": sum(chunks)})
+    def numbers():
+        yield from range(5)
+
+    @tracing.trace
+    def dicts():
+        yield {"a": 1}
+        yield {"b": 2}
+
+    assert list(numbers()) == [0, 1, 2, 3, 4]
+    assert list(dicts()) == [{"a": 1}, {"b": 2}]
+    assert output(by_name(exporter, "numbers")) == {"count": 5, "sum": 10}
+    assert output(by_name(exporter, "dicts")) == [{"a": 1}, {"b": 2}]
+
+
+def test_long_stream_is_folded_and_counted(exporter):
+    @tracing.trace
+    def many():
+        for i in range(5000):
+            yield "x"
+
+    assert sum(1 for _ in many()) == 5000
+    span = by_name(exporter, "many")
+    assert attrs(span)["agent_tracing.stream.chunks"] == 5000
+    assert output(span) == "x" * 5000
+
+
+def test_chunk_events_are_capped():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    tracing.configure(exporters=[memory], config={"stream_chunk_events": 2})
+    try:
+        list(words(4))
+        span = by_name(memory, "words")
+        assert [(e.name, e.attributes["index"]) for e in span.events] == [
+            ("agent_tracing.stream.chunk", 0),
+            ("agent_tracing.stream.chunk", 1),
+        ]
+    finally:
+        tracing.shutdown()
+
+
+# async generators
+
+
+@tracing.trace
+async def ticks(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield i
+
+
+def test_async_generator_exhaustion(exporter):
+    async def main():
+        return [i async for i in ticks(3)]
+
+    assert asyncio.run(main()) == [0, 1, 2]
+    span = by_name(exporter, "ticks")
+    assert output(span) == [0, 1, 2]
+    assert attrs(span)["agent_tracing.stream.cancelled"] is False
+
+
+def test_async_asend_athrow(exporter):
+    @tracing.trace
+    async def echo():
+        received = None
+        while True:
+            try:
+                received = yield received
+            except ValueError:
+                received = "caught"
+
+    async def main():
+        agen = echo()
+        first = await agen.asend(None)
+        second = await agen.asend("hi")
+        third = await agen.athrow(ValueError("x"))
+        await agen.aclose()
+        return first, second, third
+
+    assert asyncio.run(main()) == (None, "hi", "caught")
+    span = by_name(exporter, "echo")
+    assert attrs(span)["agent_tracing.stream.cancelled"] is True
+
+
+def test_async_break_and_aclose_from_another_task(exporter):
+    cleaned = []
+
+    @tracing.trace
+    async def endless():
+        try:
+            i = 0
+            while True:
+                await asyncio.sleep(0)
+                yield i
+                i += 1
+        finally:
+            await asyncio.sleep(0)
+            cleaned.append(_current_span_id())
+
+    async def main():
+        agen = endless()
+        assert await agen.__anext__() == 0
+        assert await agen.__anext__() == 1
+        await asyncio.create_task(agen.aclose())
+
+    asyncio.run(main())
+    span = by_name(exporter, "endless")
+    assert cleaned == [span.context.span_id]
+    assert attrs(span)["agent_tracing.stream.cancelled"] is True
+    assert output(span) == [0, 1]
+
+
+def test_async_break_then_gc(exporter):
+    async def main():
+        async for i in ticks(100):
+            if i == 2:
+                break
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    span = by_name(exporter, "ticks")
+    assert attrs(span)["agent_tracing.stream.cancelled"] is True
+    assert output(span) == [0, 1, 2]
+
+
+def test_async_error_keeps_partial_output(exporter):
+    @tracing.trace
+    async def breaks():
+        yield "a"
+        raise ValueError("bad")
+
+    async def main():
+        got = []
+        with pytest.raises(ValueError):
+            async for chunk in breaks():
+                got.append(chunk)
+        return got
+
+    assert asyncio.run(main()) == ["a"]
+    span = by_name(exporter, "breaks")
+    assert span.status.status_code is StatusCode.ERROR
+    assert output(span) == "a"
+
+
+def test_async_span_current_only_inside_body(exporter):
+    seen, outside = [], []
+
+    @tracing.trace
+    async def body():
+        seen.append(_current_span_id())
+        yield 1
+        seen.append(_current_span_id())
+        yield 2
+
+    async def main():
+        async for _ in body():
+            outside.append(_current_span_id())
+
+    asyncio.run(main())
+    span = by_name(exporter, "body")
+    assert seen == [span.context.span_id] * 2
+    assert outside == [0, 0]
+
+
+def test_task_cancellation_marks_stream_cancelled(exporter):
+    started = asyncio.Event
+
+    @tracing.trace
+    async def slow():
+        yield "first"
+        await asyncio.Event().wait()
+        yield "never"
+
+    async def main():
+        ready = started()
+
+        async def consume():
+            async for _ in slow():
+                ready.set()
+
+        task = asyncio.create_task(consume())
+        await ready.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    span = by_name(exporter, "slow")
+    assert attrs(span)["agent_tracing.stream.cancelled"] is True
+    assert span.status.status_code is not StatusCode.ERROR
+    assert output(span) == "first"
