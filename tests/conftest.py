@@ -13,6 +13,7 @@ from tracing import _errors
 
 pytest_plugins: list[str] = [
     "tests.servers.oteltap",
+    "tests.servers.phoenix",
 ]
 
 

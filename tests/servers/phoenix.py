@@ -1,0 +1,218 @@
+"""Arize Phoenix as a real OTLP backend: installed once into .cache/venvs/phoenix, served per test session.
+
+`python -m tests.servers.phoenix --install` installs it (CI calls this); the `phoenix_server` fixture
+installs it when missing, starts `phoenix serve` on free loopback ports and stops it by process id.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import venv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+PHOENIX_VERSION = "20.26.1"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_DIR = REPO_ROOT / ".cache" / "venvs" / "phoenix"
+STARTUP_TIMEOUT_S = 180.0
+_MARKER = VENV_DIR / ".installed"
+
+
+def phoenix_executable() -> Path:
+    """Path of the `phoenix` command inside the cached virtual environment."""
+    return VENV_DIR / "bin" / "phoenix"
+
+
+def is_installed() -> bool:
+    """Whether the pinned Phoenix version is installed in the cached virtual environment."""
+    try:
+        return _MARKER.read_text().strip() == PHOENIX_VERSION and phoenix_executable().exists()
+    except OSError:
+        return False
+
+
+def install() -> Path:
+    """Install the pinned arize-phoenix into the cached virtual environment unless already there."""
+    VENV_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV_DIR.parent / ".phoenix.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_installed():
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
+            subprocess.run(
+                [str(VENV_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                 "--disable-pip-version-check", f"arize-phoenix=={PHOENIX_VERSION}"],
+                check=True,
+            )
+            _MARKER.write_text(PHOENIX_VERSION)
+    return phoenix_executable()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class PhoenixServer:
+    """A running `phoenix serve`: its OTLP endpoints and its REST span query."""
+
+    def __init__(self, process: subprocess.Popen[bytes], http_port: int, grpc_port: int, log_path: Path) -> None:
+        self.process = process
+        self.http_port = http_port
+        self.grpc_port = grpc_port
+        self.log_path = log_path
+        self.base_url = f"http://127.0.0.1:{http_port}"
+        self.http_endpoint = f"{self.base_url}/v1/traces"
+        self.grpc_endpoint = f"http://127.0.0.1:{grpc_port}"
+
+    def spans(self, project: str = "default", **filters: Any) -> list[dict[str, Any]]:
+        """All spans of a project from GET /v1/projects/{project}/spans (every page); [] before the project exists."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 1000, **filters}
+        while True:
+            response = requests.get(f"{self.base_url}/v1/projects/{project}/spans", params=params, timeout=10)
+            if response.status_code == 404:
+                return found
+            response.raise_for_status()
+            body = response.json()
+            found.extend(body.get("data") or [])
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return found
+            params["cursor"] = cursor
+
+    def wait_for_spans(
+        self,
+        predicate: Callable[[list[dict[str, Any]]], bool],
+        *,
+        project: str = "default",
+        timeout_s: float = 60.0,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """Poll the span query until `predicate(spans)` holds; fail with what was seen at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        spans: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            spans = self.spans(project, **filters)
+            if predicate(spans):
+                return spans
+            time.sleep(0.2)
+        raise AssertionError(f"Phoenix did not show the expected spans within {timeout_s}s; it had {len(spans)}: {[s.get('name') for s in spans]}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's output."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop the server's process group by its process id: TERM, then KILL after a grace period."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=20)
+        except ProcessLookupError:
+            self.process.wait(timeout=20)
+
+
+def _environment(working_dir: Path, http_port: int, grpc_port: int) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "PHOENIX_", "AGENT_TRACING_"))}
+    env.update(
+        PHOENIX_WORKING_DIR=str(working_dir),
+        PHOENIX_HOST="127.0.0.1",
+        PHOENIX_PORT=str(http_port),
+        PHOENIX_GRPC_PORT=str(grpc_port),
+        PHOENIX_TELEMETRY_ENABLED="false",
+        PHOENIX_ALLOW_EXTERNAL_RESOURCES="false",
+        PHOENIX_DISABLE_AGENT_ASSISTANT="true",
+        PHOENIX_ENABLE_MCP_SERVER="false",
+        PHOENIX_ENABLE_PROMETHEUS="false",
+        PHOENIX_LOGGING_LEVEL="warning",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _ready(server: PhoenixServer) -> bool:
+    try:
+        response = requests.get(f"{server.base_url}/readyz", timeout=2)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200 and _port_open(server.grpc_port)
+
+
+def start_phoenix(working_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> PhoenixServer:
+    """Start `phoenix serve` on free loopback ports and wait until HTTP and gRPC answer."""
+    executable = install()
+    working_dir.mkdir(parents=True, exist_ok=True)
+    http_port, grpc_port = _free_port(), _free_port()
+    while grpc_port == http_port:
+        grpc_port = _free_port()
+    log_path = working_dir / "phoenix.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(executable), "serve"],
+            env=_environment(working_dir, http_port, grpc_port),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=working_dir,
+            start_new_session=True,
+        )
+    server = PhoenixServer(process, http_port, grpc_port, log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"phoenix serve exited with {process.returncode}:\n{server.log_tail()}")
+        if _ready(server):
+            return server
+        time.sleep(0.25)
+    server.stop()
+    raise RuntimeError(f"phoenix serve was not ready within {timeout_s}s:\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def phoenix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixServer]:
+    """A Phoenix server for the test session, on free loopback ports; stopped by process id at the end."""
+    last_error: Exception | None = None
+    for attempt in range(3):
+        try:
+            server = start_phoenix(tmp_path_factory.mktemp(f"phoenix{attempt}"))
+        except RuntimeError as exc:  # a port taken between choosing and binding: try new ports
+            last_error = exc
+            continue
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    pytest.fail(f"could not start Phoenix: {last_error}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--install"]:
+        sys.exit("usage: python -m tests.servers.phoenix --install")
+    print(f"phoenix {PHOENIX_VERSION}: {install()}")

@@ -1,0 +1,543 @@
+"""Retriever schemas and the mapping of retriever and reranker outputs to documents on spans."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from openinference.semconv.trace import DocumentAttributes, OpenInferenceMimeTypeValues, RerankerAttributes, SpanAttributes
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.util.types import AttributeValue
+from pydantic import BaseModel, ConfigDict, Field
+
+from tracing import _serialize
+from tracing._errors import report
+
+SCHEMA_ATTRIBUTE = "agent_tracing.retriever.schema"
+UNMAPPED_ATTRIBUTE = "agent_tracing.retriever.unmapped"
+COUNT_ATTRIBUTE = "agent_tracing.retriever.document_count"
+AUTO_SCHEMA = "auto"
+DEFAULT_ATTRIBUTE_BUDGET = 96
+"""Attributes a mapping may add when the caller does not say: the SDK's default limit of 128 less 32 for the rest."""
+
+_PER_DOCUMENT = 4
+_JSON = OpenInferenceMimeTypeValues.JSON.value
+_CONTENT_KEYS = ("page_content", "content", "text")
+_ID_KEYS = ("id", "doc_id", "document_id", "chunk_id", "node_id", "id_")
+_URI_KEYS = ("doc_uri", "uri", "url", "source")
+_SCORE_KEYS = ("score", "similarity", "relevance_score")
+_LIST_KEYS = ("documents", "results", "hits", "matches", "nodes", "source_nodes", "data")
+_RERANKER_DOC_ARGS = ("documents", "docs", "nodes", "candidates", "passages", "results", "hits")
+_QUERY_ARGS = ("query", "question", "q", "query_str", "text", "prompt")
+_TOP_K_ARGS = ("top_k", "top_n", "k", "n")
+
+
+class RetrieverSchema(BaseModel):
+    """Which columns of a retriever's rows hold the id, the text, the URI and the other metadata."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = "retriever"
+    primary_key: str
+    text_column: str
+    doc_uri: str | None = None
+    other_columns: tuple[str, ...] = ()
+
+
+class Document(BaseModel):
+    """One retrieved document as recorded on RETRIEVER and RERANKER spans."""
+
+    id: str | None = None
+    content: str = ""
+    doc_uri: str | None = None
+    score: float | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+_registry: dict[str, RetrieverSchema] = {}
+_replaced_warned: set[str] = set()
+_lock = threading.Lock()
+
+
+def set_retriever_schema(
+    *,
+    name: str = "retriever",
+    primary_key: str,
+    text_column: str,
+    doc_uri: str | None = None,
+    other_columns: Sequence[str] | None = None,
+) -> RetrieverSchema:
+    """Register how the rows of the retriever `name` (a RETRIEVER span of that name) map to documents."""
+    _check_column("name", name)
+    _check_column("primary_key", primary_key)
+    _check_column("text_column", text_column)
+    if doc_uri is not None:
+        _check_column("doc_uri", doc_uri)
+    if other_columns is None:
+        others: tuple[str, ...] = ()
+    elif isinstance(other_columns, (str, bytes)) or not isinstance(other_columns, Sequence):
+        raise TypeError(f"other_columns must be a list of column names, got {type(other_columns).__name__}")
+    else:
+        for index, column in enumerate(other_columns):
+            _check_column(f"other_columns[{index}]", column)
+        others = tuple(other_columns)
+    seen: dict[str, str] = {}
+    named = [("primary_key", primary_key), ("text_column", text_column), ("doc_uri", doc_uri)]
+    named += [(f"other_columns[{i}]", column) for i, column in enumerate(others)]
+    for argument, column in named:
+        if column is None:
+            continue
+        if column in seen:
+            raise ValueError(f"{argument}: column {column!r} is already used by {seen[column]}")
+        seen[column] = argument
+    schema = RetrieverSchema(name=name, primary_key=primary_key, text_column=text_column, doc_uri=doc_uri, other_columns=others)
+    with _lock:
+        previous = _registry.get(name)
+        _registry[name] = schema
+        warn = previous is not None and previous != schema and name not in _replaced_warned
+        if warn:
+            _replaced_warned.add(name)
+    if warn:
+        warnings.warn(
+            f"retriever schema {name!r} replaced: {previous.model_dump(exclude={'name'})} -> {schema.model_dump(exclude={'name'})}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return schema
+
+
+def get_retriever_schema(name: str) -> RetrieverSchema | None:
+    """The schema registered under `name`, or None."""
+    with _lock:
+        return _registry.get(name)
+
+
+def _check_column(argument: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{argument} must not be empty")
+
+
+def _clear_registry() -> None:
+    """Forget all schemas (tests)."""
+    with _lock:
+        _registry.clear()
+        _replaced_warned.clear()
+
+
+# ---------------------------------------------------------------- rows to documents
+
+_MISSING = object()
+
+
+def _fields(row: Any) -> dict[str, Any] | None:
+    """The named fields of a row, LlamaIndex-style `node` wrappers flattened; None for a scalar."""
+    if isinstance(row, Mapping):
+        fields = dict(row)
+    elif isinstance(row, BaseModel):
+        fields = {name: getattr(row, name, None) for name in type(row).model_fields}
+        if row.model_extra:
+            fields.update(row.model_extra)
+    elif dataclasses.is_dataclass(row) and not isinstance(row, type):
+        fields = {field.name: getattr(row, field.name) for field in dataclasses.fields(row)}
+    elif isinstance(row, (str, bytes, int, float, bool, type(None), Sequence)):
+        return None
+    else:
+        fields = {slot: getattr(row, slot) for slot in getattr(type(row), "__slots__", ()) if not slot.startswith("_") and hasattr(row, slot)}
+        fields.update((key, value) for key, value in getattr(row, "__dict__", {}).items() if not key.startswith("_"))
+        if not fields:
+            return None
+    node = fields.get("node")
+    if node is not None and not any(key in fields for key in _CONTENT_KEYS):
+        inner = _fields(node)
+        if inner is not None:
+            if inner.get("score") is None and fields.get("score") is not None:
+                inner["score"] = fields["score"]
+            return inner
+    return fields
+
+
+def _lookup(fields: Mapping[str, Any], column: str, row: Any = None) -> Any:
+    if column in fields:
+        return fields[column]
+    metadata = fields.get("metadata")
+    if isinstance(metadata, Mapping) and column in metadata:
+        return metadata[column]
+    if row is not None and not isinstance(row, Mapping) and not column.startswith("_"):
+        value = getattr(row, column, _MISSING)
+        if value is not _MISSING and not callable(value):
+            return value
+    if "." in column:
+        node: Any = fields
+        for part in column.split("."):
+            if isinstance(node, Mapping):
+                node = node.get(part, _MISSING)
+            else:
+                node = getattr(node, part, _MISSING) if not isinstance(node, (str, bytes, int, float)) else _MISSING
+            if node is _MISSING:
+                return _MISSING
+        return node
+    return _MISSING
+
+
+def _first(fields: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
+    for key in keys:
+        value = fields.get(key)
+        if value is not None:
+            return key, value
+    metadata = fields.get("metadata")
+    if isinstance(metadata, Mapping):
+        for key in keys:
+            value = metadata.get(key)
+            if value is not None:
+                return key, value
+    return None, None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, (int, float)):
+        return str(value)
+    return _serialize.to_json(value)
+
+
+def _identifier(value: Any) -> str | None:
+    if value is None or value is _MISSING:
+        return None
+    return value if isinstance(value, str) else _text(value)
+
+
+def _score(value: Any) -> float | None:
+    if value is None or value is _MISSING or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _split_scored(row: Any) -> tuple[Any, Any]:
+    """A `(document, score)` pair as LangChain's similarity_search_with_score returns it."""
+    if isinstance(row, tuple) and len(row) == 2 and isinstance(row[1], (int, float)) and not isinstance(row[1], bool):
+        return row[0], row[1]
+    return row, None
+
+
+def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> Document:
+    row, pair_score = _split_scored(row)
+    if isinstance(row, Document):
+        return row
+    fields = _fields(row)
+    if fields is None:
+        unmapped.add(schema.primary_key)
+        if schema.doc_uri is not None:
+            unmapped.add(schema.doc_uri)
+        unmapped.update(schema.other_columns)
+        return Document(content=_text(row), score=_score(pair_score))
+    values = {}
+    for column in (schema.primary_key, schema.text_column, schema.doc_uri, *schema.other_columns):
+        if column is None:
+            continue
+        value = _lookup(fields, column, row)
+        if value is _MISSING:
+            unmapped.add(column)
+        values[column] = value
+    score = _score(pair_score) if pair_score is not None else _score(_lookup(fields, "score"))
+    metadata = {column: values[column] for column in schema.other_columns if values[column] is not _MISSING}
+    return Document(
+        id=_identifier(values[schema.primary_key]),
+        content=_text(None if values[schema.text_column] is _MISSING else values[schema.text_column]),
+        doc_uri=_identifier(values[schema.doc_uri]) if schema.doc_uri is not None else None,
+        score=score,
+        metadata=metadata,
+    )
+
+
+def _recognise(row: Any) -> Document:
+    row, pair_score = _split_scored(row)
+    if isinstance(row, Document):
+        return row
+    fields = _fields(row)
+    if fields is None:
+        return Document(content=_text(row), score=_score(pair_score))
+    content_key, content = _first(fields, _CONTENT_KEYS)
+    id_key, identifier = _first(fields, _ID_KEYS)
+    uri_key, uri = _first(fields, _URI_KEYS)
+    score_key, score = _first(fields, _SCORE_KEYS)
+    if pair_score is not None:
+        score = pair_score
+    used = {content_key, id_key, uri_key, score_key, "metadata"}
+    nested = fields.get("metadata")
+    if isinstance(nested, Mapping):
+        metadata = {str(key): value for key, value in nested.items() if key not in used}
+    else:
+        metadata = {str(key): value for key, value in fields.items() if key not in used}
+    if content_key is None:
+        content = _serialize.to_json(metadata) if metadata else ""
+        metadata = {}
+    return Document(id=_identifier(identifier), content=_text(content), doc_uri=_identifier(uri), score=_score(score), metadata=metadata)
+
+
+def _guarded(mapper: Callable[..., Document], row: Any, *args: Any) -> Document:
+    """Map one row; a row that cannot be read becomes an empty document and the failure is reported."""
+    try:
+        return mapper(row, *args)
+    except Exception as exc:  # noqa: BLE001 - a hostile row must not lose the other documents
+        report("retriever document mapping", exc)
+        return Document()
+
+
+def _rows(output: Any) -> list[Any] | None:
+    """The rows of a retriever output; None when the output is not something documents come from."""
+    if output is None:
+        return []
+    if isinstance(output, (list, tuple)):
+        return list(output)
+    if isinstance(output, Mapping):
+        rows = _databricks_rows(output)
+        if rows is not None:
+            return rows
+        if not any(key in output for key in _CONTENT_KEYS):
+            for key in _LIST_KEYS:
+                if isinstance(output.get(key), (list, tuple)):
+                    return list(output[key])
+        return [output]
+    if isinstance(output, (str, Document)):
+        return [output]
+    source_nodes = getattr(output, "source_nodes", None)
+    if isinstance(source_nodes, (list, tuple)):
+        return list(source_nodes)
+    if isinstance(output, BaseModel) or (dataclasses.is_dataclass(output) and not isinstance(output, type)):
+        return [output]
+    return None
+
+
+def _databricks_rows(output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Rows of a Databricks Vector Search response: `manifest.columns` names, `result.data_array` values."""
+    manifest, result = output.get("manifest"), output.get("result")
+    if not isinstance(manifest, Mapping) or not isinstance(result, Mapping):
+        return None
+    columns = manifest.get("columns")
+    data = result.get("data_array") or []
+    if not isinstance(columns, list) or not isinstance(data, list):
+        return None
+    names = [column.get("name") if isinstance(column, Mapping) else column for column in columns]
+    return [dict(zip(names, values)) for values in data if isinstance(values, (list, tuple))]
+
+
+def to_documents(output: Any, schema: RetrieverSchema | None = None) -> tuple[list[Document], list[str]] | None:
+    """Map a retriever output to documents, with the schema columns that were missing; None if it holds none."""
+    rows = _rows(output)
+    if rows is None:
+        return None
+    unmapped: set[str] = set()
+    if schema is None:
+        return [_guarded(_recognise, row) for row in rows], []
+    documents = [_guarded(_map_with_schema, row, schema, unmapped) for row in rows]
+    order = [schema.primary_key, schema.text_column, schema.doc_uri, *schema.other_columns]
+    return documents, [column for column in order if column in unmapped]
+
+
+def _resolve(schema: str | RetrieverSchema | None, span_name: str) -> RetrieverSchema | None:
+    if isinstance(schema, RetrieverSchema):
+        return schema
+    with _lock:
+        if schema is not None:
+            found = _registry.get(schema)
+            if found is None:
+                report("retriever schema lookup", LookupError(f"no retriever schema named {schema!r} is registered"))
+            return found
+        return _registry.get(span_name)
+
+
+# ---------------------------------------------------------------- documents to attributes
+
+
+def _mlflow_document(document: Document, capture_content: bool) -> dict[str, Any]:
+    """MLflow's retriever document: page_content, metadata with doc_uri and chunk_id, id."""
+    metadata: dict[str, Any] = {}
+    if document.doc_uri is not None:
+        metadata["doc_uri"] = document.doc_uri
+    if document.id is not None:
+        metadata["chunk_id"] = document.id
+    if capture_content:
+        metadata.update((key, value) for key, value in document.metadata.items() if key not in metadata)
+    return {"page_content": document.content if capture_content else "", "metadata": metadata, "id": document.id}
+
+
+def _cut(text: str, limit: int) -> str:
+    """Shorten a text to `limit` characters plus a visible marker, unless that would not make it shorter."""
+    marker = f"...[truncated {len(text) - limit} chars]"
+    if len(text) <= limit + len(marker):
+        return text
+    return text[:limit] + marker
+
+
+def _shorten(item: Any, allowance: int) -> Any:
+    if isinstance(item, dict) and isinstance(item.get("page_content"), str):
+        return {**item, "page_content": _cut(item["page_content"], allowance)}
+    return item
+
+
+def _prefix_within(parts: list[str], limit: int) -> list[str]:
+    kept: list[str] = []
+    total = 2
+    for part in parts:
+        total += len(part) + (1 if kept else 0)
+        if total > limit:
+            break
+        kept.append(part)
+    return kept
+
+
+def _json_within(items: list[Any], max_length: int) -> str:
+    """A JSON list of at most max_length characters that stays valid JSON: texts shortened, then trailing items dropped."""
+    serializer = _serialize.current()
+    limit = min(max_length, serializer.max_length)
+    text = serializer.dumps(items)
+    if len(text) <= limit:
+        return text
+    allowance = limit // len(items)
+    while True:
+        kept = _prefix_within([serializer.dumps(_shorten(item, allowance)) for item in items], limit)
+        if len(kept) == len(items) or allowance == 0:
+            return "[" + ",".join(kept) + "]"
+        allowance //= 2
+
+
+def _document_attributes(prefix: str, documents: list[Document], capture_content: bool) -> dict[str, AttributeValue]:
+    serializer = _serialize.current()
+    attributes: dict[str, AttributeValue] = {}
+    for index, document in enumerate(documents):
+        key = f"{prefix}.{index}."
+        if document.id is not None:
+            attributes[key + DocumentAttributes.DOCUMENT_ID] = serializer.cut(document.id)
+        if capture_content:
+            attributes[key + DocumentAttributes.DOCUMENT_CONTENT] = serializer.text(document.content)
+        if document.score is not None:
+            attributes[key + DocumentAttributes.DOCUMENT_SCORE] = document.score
+        metadata: dict[str, Any] = {}
+        if document.doc_uri is not None:
+            metadata["doc_uri"] = document.doc_uri
+        if capture_content:
+            metadata.update(document.metadata)
+        if metadata:
+            attributes[key + DocumentAttributes.DOCUMENT_METADATA] = serializer.dumps(metadata)
+    return attributes
+
+
+def _documents_fitting(budget: int) -> int:
+    return max(0, budget // _PER_DOCUMENT)
+
+
+def _common(documents: list[Document], schema_name: str, unmapped: list[str], capture_content: bool, max_length: int) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
+        SpanAttributes.OUTPUT_VALUE: _json_within([_mlflow_document(document, capture_content) for document in documents], max_length),
+        SpanAttributes.OUTPUT_MIME_TYPE: _JSON,
+        SCHEMA_ATTRIBUTE: schema_name,
+        COUNT_ATTRIBUTE: len(documents),
+    }
+    if unmapped:
+        attributes[UNMAPPED_ATTRIBUTE] = list(unmapped)
+    return attributes
+
+
+def _generic_output(output: Any, capture_content: bool) -> dict[str, AttributeValue]:
+    if not capture_content:
+        return {}
+    return {SpanAttributes.OUTPUT_VALUE: _serialize.to_json(output), SpanAttributes.OUTPUT_MIME_TYPE: _JSON}
+
+
+def retriever_attributes(
+    output: Any,
+    *,
+    span_name: str,
+    schema: str | RetrieverSchema | None,
+    capture_content: bool,
+    max_length: int,
+    max_attributes: int | None = None,
+) -> dict[str, AttributeValue]:
+    """The attributes of a RETRIEVER span that returned `output`: documents, MLflow output JSON, GenAI keys."""
+    budget = DEFAULT_ATTRIBUTE_BUDGET if max_attributes is None else max(max_attributes, 0)
+    resolved = _resolve(schema, span_name)
+    schema_name = resolved.name if resolved is not None else AUTO_SCHEMA
+    attributes: dict[str, AttributeValue] = {
+        gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.RETRIEVAL.value,
+        gen_ai.GEN_AI_DATA_SOURCE_ID: resolved.name if resolved is not None else span_name,
+    }
+    mapped = to_documents(output, resolved)
+    if mapped is None:
+        attributes.update(_generic_output(output, capture_content))
+        return _within_budget(attributes, budget)
+    documents, unmapped = mapped
+    attributes.update(_common(documents, schema_name, unmapped, capture_content, max_length))
+    ranking = [{"id": document.id, "score": document.score} for document in documents]
+    attributes[gen_ai.GEN_AI_RETRIEVAL_DOCUMENTS] = _json_within(ranking, max_length)
+    room = _documents_fitting(budget - len(attributes))
+    attributes.update(_document_attributes(SpanAttributes.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))
+    return _within_budget(attributes, budget)
+
+
+def _within_budget(attributes: dict[str, AttributeValue], budget: int) -> dict[str, AttributeValue]:
+    if len(attributes) <= budget:
+        return attributes
+    return dict(list(attributes.items())[:budget])
+
+
+def _reranker_inputs(inputs: Mapping[str, Any]) -> tuple[Any, str | None, int | None]:
+    documents = next((inputs[name] for name in _RERANKER_DOC_ARGS if isinstance(inputs.get(name), (list, tuple))), None)
+    if documents is None:
+        documents = next((value for value in inputs.values() if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (int, float))), None)
+    query = next((inputs[name] for name in _QUERY_ARGS if isinstance(inputs.get(name), str)), None)
+    if query is None:
+        texts = [value for value in inputs.values() if isinstance(value, str)]
+        query = texts[0] if len(texts) == 1 else None
+    top_k = next((inputs[name] for name in _TOP_K_ARGS if isinstance(inputs.get(name), int) and not isinstance(inputs.get(name), bool)), None)
+    return documents, query, top_k
+
+
+def reranker_attributes(
+    inputs: Mapping[str, Any],
+    output: Any,
+    *,
+    span_name: str,
+    schema: str | RetrieverSchema | None,
+    capture_content: bool,
+    max_length: int,
+    max_attributes: int | None = None,
+) -> dict[str, AttributeValue]:
+    """The attributes of a RERANKER span: input and output documents, the query and top_k."""
+    budget = DEFAULT_ATTRIBUTE_BUDGET if max_attributes is None else max(max_attributes, 0)
+    resolved = _resolve(schema, span_name)
+    candidates, query, top_k = _reranker_inputs(inputs)
+    mapped_out = to_documents(output, resolved)
+    mapped_in = to_documents(candidates, resolved) if candidates is not None else None
+    attributes: dict[str, AttributeValue] = {}
+    if query is not None and capture_content:
+        attributes[RerankerAttributes.RERANKER_QUERY] = _serialize.current().text(query)
+    if top_k is not None:
+        attributes[RerankerAttributes.RERANKER_TOP_K] = top_k
+    if mapped_out is None:
+        attributes.update(_generic_output(output, capture_content))
+        return _within_budget(attributes, budget)
+    out_documents, unmapped = mapped_out
+    in_documents, unmapped_in = mapped_in if mapped_in is not None else ([], [])
+    missing = unmapped + [column for column in unmapped_in if column not in unmapped]
+    attributes.update(_common(out_documents, resolved.name if resolved is not None else AUTO_SCHEMA, missing, capture_content, max_length))
+    room = _documents_fitting(budget - len(attributes))
+    outputs_room = min(len(out_documents), room)
+    attributes.update(_document_attributes(RerankerAttributes.RERANKER_OUTPUT_DOCUMENTS, out_documents[:outputs_room], capture_content))
+    attributes.update(_document_attributes(RerankerAttributes.RERANKER_INPUT_DOCUMENTS, in_documents[: room - outputs_room], capture_content))
+    return _within_budget(attributes, budget)
+
