@@ -1,20 +1,27 @@
 """Agent request, response and stream-event models on the OpenAI Responses schema.
 
 Field names follow MLflow's ``ResponsesAgent`` types (``mlflow.types.responses``) so payloads
-move between the two unchanged; unknown fields are kept rather than dropped.
+move between the two unchanged; unknown fields are kept rather than dropped, and dumps leave out
+fields that are None (what MLflow's ``model_dump(exclude_none=True)`` sends).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 
 class _Model(BaseModel):
-    """Base of the agent models: unknown fields are kept."""
+    """Base of the agent models: unknown fields are kept, fields set to None are left out of dumps."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _without_none(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The dump without None-valued fields, as the Responses API and MLflow's serving send them."""
+        data = handler(self)
+        return {key: value for key, value in data.items() if value is not None} if isinstance(data, dict) else data
 
 
 class ChatContext(_Model):

@@ -4,7 +4,8 @@ The kind of stream is chosen by its first chunk: strings are joined; OpenAI Resp
 stream events (dicts or objects with a ``type`` of ``response.*`` or ``error``) become a
 Responses-shaped ``{"output": [...], "custom_outputs": {...}, "error": {...}}``; OpenAI
 ChatCompletion chunks (``choices[].delta``) become one ``chat.completion``; anything else is
-listed. Aggregation is incremental (``StreamAggregator.add``), linear in the stream size, and
+listed; a chunk that does not fit the stream's kind, or fails to fold, is kept under
+``"other"``. Aggregation is incremental (``StreamAggregator.add``), linear in the stream size, and
 keeps no chunk it can fold, so its memory stays close to the size of the streamed text.
 """
 
@@ -14,6 +15,8 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from tracing._errors import report
+
 _TEXT_DELTA = "response.output_text.delta"
 _ARGUMENTS_DELTA = "response.function_call_arguments.delta"
 _ITEM_ADDED = "response.output_item.added"
@@ -21,7 +24,7 @@ _ITEM_DONE = "response.output_item.done"
 _ERROR_TYPES = frozenset({"error", "response.error"})
 
 
-def _field(obj: Any, name: str) -> Any:
+def get_field(obj: Any, name: str) -> Any:
     """Read a key of a mapping or an attribute of an object, None when absent or unreadable."""
     if isinstance(obj, Mapping):
         return obj.get(name)
@@ -41,13 +44,13 @@ def _as_dict(obj: Any) -> Any:
 
 def _is_responses_event(chunk: Any) -> bool:
     """Whether a chunk is an OpenAI Responses stream event."""
-    kind = _field(chunk, "type")
+    kind = get_field(chunk, "type")
     return isinstance(kind, str) and (kind.startswith("response.") or kind == "error")
 
 
 def _is_chat_chunk(chunk: Any) -> bool:
     """Whether a chunk is an OpenAI ChatCompletion chunk."""
-    return isinstance(_field(chunk, "choices"), (list, tuple))
+    return isinstance(get_field(chunk, "choices"), (list, tuple))
 
 
 class _ItemSlot:
@@ -59,7 +62,7 @@ class _ItemSlot:
         self.item_id = item_id
         self.skeleton = skeleton
         self.buffer: io.StringIO | None = None
-        self.kind = "arguments" if _field(skeleton, "type") == "function_call" else "text"
+        self.kind = "arguments" if get_field(skeleton, "type") == "function_call" else "text"
 
     def write(self, kind: str, delta: Any) -> None:
         """Append a text or function-argument delta."""
@@ -97,21 +100,21 @@ class _ResponsesAggregate:
 
     def add(self, event: Any) -> None:
         """Fold one event."""
-        custom = _field(event, "custom_outputs")
+        custom = get_field(event, "custom_outputs")
         if isinstance(custom, Mapping):
             self.custom_outputs.update(custom)
-        kind = _field(event, "type")
+        kind = get_field(event, "type")
         if kind == _TEXT_DELTA or kind == _ARGUMENTS_DELTA:
-            self._slot(_field(event, "item_id")).write("text" if kind == _TEXT_DELTA else "arguments", _field(event, "delta"))
+            self._slot(get_field(event, "item_id")).write("text" if kind == _TEXT_DELTA else "arguments", get_field(event, "delta"))
         elif kind == _ITEM_ADDED:
-            item = _as_dict(_field(event, "item"))
-            item_id = _field(item, "id")
+            item = _as_dict(get_field(event, "item"))
+            item_id = get_field(item, "id")
             if item_id is not None and item_id not in self.open:
                 self.open[item_id] = len(self.slots)
                 self.slots.append(_ItemSlot(item_id, item))
         elif kind == _ITEM_DONE:
-            item = _as_dict(_field(event, "item"))
-            index = self.open.pop(_field(item, "id"), None)
+            item = _as_dict(get_field(event, "item"))
+            index = self.open.pop(get_field(item, "id"), None)
             if index is None:
                 self.slots.append(item)
             else:
@@ -140,10 +143,10 @@ class _ResponsesAggregate:
 
 def _error_of(event: Any) -> dict[str, Any]:
     """The code and message of an error event, top-level or nested under ``error``."""
-    source = _field(event, "error")
+    source = get_field(event, "error")
     if source is None:
         source = event
-    return {"code": _field(source, "code"), "message": _field(source, "message")}
+    return {"code": get_field(source, "code"), "message": get_field(source, "message")}
 
 
 class _ToolCall:
@@ -159,11 +162,11 @@ class _ToolCall:
 
     def add(self, fragment: Any) -> None:
         """Fold one fragment: ids, types and names are kept, arguments appended."""
-        self.id = _field(fragment, "id") or self.id
-        self.type = _field(fragment, "type") or self.type
-        function = _field(fragment, "function")
-        self.name = _field(function, "name") or self.name
-        arguments = _field(function, "arguments")
+        self.id = get_field(fragment, "id") or self.id
+        self.type = get_field(fragment, "type") or self.type
+        function = get_field(fragment, "function")
+        self.name = get_field(function, "name") or self.name
+        arguments = get_field(function, "arguments")
         if isinstance(arguments, str):
             self.arguments.write(arguments)
 
@@ -189,19 +192,19 @@ class _Choice:
 
     def add(self, choice: Any) -> None:
         """Fold one streamed choice."""
-        delta = _field(choice, "delta")
-        self.role = _field(delta, "role") or self.role
-        content = _field(delta, "content")
+        delta = get_field(choice, "delta")
+        self.role = get_field(delta, "role") or self.role
+        content = get_field(delta, "content")
         if isinstance(content, str):
             self.content.write(content)
-        for position, fragment in enumerate(_field(delta, "tool_calls") or ()):
-            index = _field(fragment, "index")
+        for position, fragment in enumerate(get_field(delta, "tool_calls") or ()):
+            index = get_field(fragment, "index")
             key = position if index is None else index
             call = self.tool_calls.get(key)
             if call is None:
                 call = self.tool_calls[key] = _ToolCall()
             call.add(fragment)
-        self.finish_reason = _field(choice, "finish_reason") or self.finish_reason
+        self.finish_reason = get_field(choice, "finish_reason") or self.finish_reason
 
     def result(self, index: Any) -> dict[str, Any]:
         """The assembled choice, as in a non-streamed ChatCompletion."""
@@ -231,17 +234,17 @@ class _ChatAggregate:
         if len(self.meta) < len(self._META):
             for name in self._META:
                 if name not in self.meta:
-                    value = _field(chunk, name)
+                    value = get_field(chunk, name)
                     if value is not None:
                         self.meta[name] = value
-        for position, choice in enumerate(_field(chunk, "choices") or ()):
-            index = _field(choice, "index")
+        for position, choice in enumerate(get_field(chunk, "choices") or ()):
+            index = get_field(choice, "index")
             key = position if index is None else index
             state = self.choices.get(key)
             if state is None:
                 state = self.choices[key] = _Choice()
             state.add(choice)
-        usage = _field(chunk, "usage")
+        usage = get_field(chunk, "usage")
         if usage is not None:
             self.usage = _as_dict(usage)
 
@@ -277,16 +280,15 @@ class StreamAggregator:
             self._items.append(self._text.getvalue())  # type: ignore[union-attr]
             self._text = None
             self._items.append(chunk)
-        elif mode == "responses":
-            if _is_responses_event(chunk):
-                self._fold.add(chunk)  # type: ignore[union-attr]
-            else:
-                self._other.append(chunk)
-        elif mode == "chat":
-            if _is_chat_chunk(chunk):
-                self._fold.add(chunk)  # type: ignore[union-attr]
-            else:
-                self._other.append(chunk)
+        elif mode == "responses" or mode == "chat":
+            fits = _is_responses_event(chunk) if mode == "responses" else _is_chat_chunk(chunk)
+            if fits:
+                try:
+                    self._fold.add(chunk)  # type: ignore[union-attr]
+                    return
+                except Exception as exc:
+                    report("stream aggregation", exc)
+            self._other.append(chunk)
         elif mode == "list":
             self._items.append(chunk)
         else:

@@ -201,3 +201,23 @@ def test_incremental_result_is_the_aggregate_so_far() -> None:
     aggregator.add(create_text_delta("par", "m1"))
     aggregator.add(create_text_delta("tial", "m1"))
     assert aggregator.result() == {"output": [create_text_output_item("partial", "m1")]}
+
+
+class _UndumpableItem:
+    """An output item object whose dump fails, as a broken third-party model would."""
+
+    type = "message"
+    id = "m1"
+
+    def model_dump(self, **_: Any) -> Any:
+        raise ValueError("cannot dump")
+
+
+def test_a_chunk_that_fails_to_fold_is_kept_apart_and_counted() -> None:
+    from tracing._errors import error_counts
+
+    before = error_counts().get("stream aggregation", 0)
+    broken = {"type": "response.output_item.done", "item": _UndumpableItem()}
+    result = aggregate_stream([create_text_delta("ok", "m2"), broken])
+    assert result == {"output": [create_text_output_item("ok", "m2")], "other": [broken]}
+    assert error_counts()["stream aggregation"] == before + 1
