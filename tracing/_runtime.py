@@ -31,7 +31,7 @@ MAX_SPAN_ATTRIBUTES = 1024
 class _State:
     """What every traced call reads: the tracer and settings of the active configuration."""
 
-    __slots__ = ("tracer", "settings", "serializer", "provider", "owned", "generation", "memory")
+    __slots__ = ("tracer", "settings", "serializer", "provider", "owned", "generation", "memory", "guards")
 
     def __init__(self) -> None:
         self.tracer: trace.Tracer | None = None
@@ -41,6 +41,7 @@ class _State:
         self.owned = False
         self.generation = 0
         self.memory: InMemorySpanExporter | None = None
+        self.guards: list[_GuardedExporter] = []
 
 
 state = _State()
@@ -53,6 +54,7 @@ class _GuardedExporter(SpanExporter):
 
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
+        self.keep_inner = False
         self._cause = f"exporter {type(inner).__name__}"
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
@@ -70,6 +72,8 @@ class _GuardedExporter(SpanExporter):
             return False
 
     def shutdown(self) -> None:
+        if self.keep_inner:
+            return
         try:
             self.inner.shutdown()
         except Exception as exc:  # noqa: BLE001
@@ -105,13 +109,15 @@ class _Fanout(SpanProcessor):
 _fanouts: weakref.WeakKeyDictionary[TracerProvider, _Fanout] = weakref.WeakKeyDictionary()
 
 
-def _processor_for(item: Any) -> SpanProcessor:
+def _processor_for(item: Any, guards: list[_GuardedExporter]) -> SpanProcessor:
     if isinstance(item, SpanProcessor):
         return item
     if isinstance(item, SpanExporter):
+        guard = _GuardedExporter(item)
+        guards.append(guard)
         if isinstance(item, (InMemorySpanExporter, ConsoleSpanExporter)):
-            return SimpleSpanProcessor(_GuardedExporter(item))
-        return _batch(_GuardedExporter(item))
+            return SimpleSpanProcessor(guard)
+        return _batch(guard)
     if not isinstance(item, str):
         raise TypeError(f"exporters: expected a URI string, a SpanExporter or a SpanProcessor, got {type(item).__name__}")
     uri = item.strip()
@@ -168,7 +174,11 @@ def _new_provider(settings: Settings) -> TracerProvider:
 
 def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     serializer = _serialize.Serializer(settings.max_attribute_length, settings.redact)
-    processors = [_processor_for(item) for item in settings.exporters or ()]
+    guards: list[_GuardedExporter] = []
+    processors = [_processor_for(item, guards) for item in settings.exporters or ()]
+    reused = {id(guard.inner) for guard in guards}
+    for old in state.guards:
+        old.keep_inner = id(old.inner) in reused
     previous = state.provider if state.owned else None
     global_provider = trace.get_tracer_provider()
     if isinstance(global_provider, TracerProvider):
@@ -196,6 +206,7 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     state.serializer = serializer
     state.provider = provider
     state.owned = provider is not global_provider
+    state.guards = guards
     state.generation += 1
     state.tracer = provider.get_tracer(INSTRUMENTATION_NAME, _version())
     return provider
