@@ -1,5 +1,6 @@
 """agent-tracing: trace AI agents with OpenTelemetry."""
 
+from tracing._agent import ResponsesAgent, trace_agent
 from tracing._attributes import SpanType
 from tracing._context import suppress_tracing, using_attributes, using_session, using_user
 from tracing._decorator import trace
@@ -21,6 +22,7 @@ from tracing._span import Span, get_current_span, start_span
 
 __all__ = [
     "Document",
+    "ResponsesAgent",
     "ResponsesAgentRequest",
     "ResponsesAgentResponse",
     "ResponsesAgentStreamEvent",
@@ -44,6 +46,7 @@ __all__ = [
     "start_span",
     "suppress_tracing",
     "trace",
+    "trace_agent",
     "using_attributes",
     "using_session",
     "using_user",

@@ -1,0 +1,24 @@
+# A new user's two commands: `make demo` and `make test` (both set up .venv from pyproject.toml first).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench servers
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/agent-tracing demo
+
+servers: $(VENV)/.installed
+	$(BIN)/python -m tests.servers.phoenix --install
+
+test: servers
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_core.py
