@@ -205,11 +205,9 @@ class _Stream:
             self.folded += len(chunks)
             chunks.clear()
         elif self.plan.spec.output_reducer is None:
-            aggregator = self.aggregator
-            if aggregator is None:
-                aggregator = self.aggregator = StreamAggregator()
-            for chunk in chunks:
-                aggregator.add(chunk)
+            if self.aggregator is None:
+                self.aggregator = StreamAggregator()
+            self.aggregator.add_many(chunks)
             self.folded += len(chunks)
             chunks.clear()
 
@@ -217,8 +215,7 @@ class _Stream:
         """The aggregate of everything streamed so far."""
         if self.aggregator is None:
             return self.plan.reduce(self.chunks)
-        for chunk in self.chunks:
-            self.aggregator.add(chunk)
+        self.aggregator.add_many(self.chunks)
         self.chunks.clear()
         return self.aggregator.result()
 

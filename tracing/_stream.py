@@ -294,6 +294,19 @@ class StreamAggregator:
         else:
             self._start(chunk)
 
+    def add_many(self, chunks: list[Any]) -> None:
+        """Fold a batch of chunks; a batch of strings is joined in one step."""
+        if chunks and self._mode in ("", "text") and type(chunks[0]) is str:
+            try:
+                joined = "".join(chunks)
+            except TypeError:
+                pass
+            else:
+                self.add(joined)
+                return
+        for chunk in chunks:
+            self.add(chunk)
+
     def _start(self, chunk: Any) -> None:
         """Choose the mode from the first chunk and fold it."""
         if isinstance(chunk, str):
@@ -321,6 +334,5 @@ class StreamAggregator:
 def aggregate_stream(chunks: list[Any]) -> Any:
     """Aggregate streamed chunks: strings joined, Responses events and ChatCompletion chunks folded, else listed."""
     aggregator = StreamAggregator()
-    for chunk in chunks:
-        aggregator.add(chunk)
+    aggregator.add_many(chunks)
     return aggregator.result()
