@@ -42,7 +42,8 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         self._queue_dropped = 0
         self._queue_spilled = 0
         self._overflow_lock = threading.Lock()
-        fallback = exporter.fallback_path if isinstance(exporter, ResilientExporter) else None
+        self._resilient = _resilient_inside(exporter)
+        fallback = self._resilient.fallback_path if self._resilient is not None else None
         self._spill = (
             CountingBatchSpanProcessor(FileSpanExporter(fallback), max_queue_size=self.max_queue_size) if fallback is not None else None
         )
@@ -50,14 +51,14 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
     @property
     def dropped_spans(self) -> int:
         """Spans lost: refused by the full queue or undeliverable, and not written to a fallback file."""
-        lost = self.exporter.lost_spans if isinstance(self.exporter, ResilientExporter) else 0
+        lost = self._resilient.lost_spans if self._resilient is not None else 0
         spill_lost = self._spill.dropped_spans if self._spill is not None else 0
         return self._queue_dropped + lost + spill_lost
 
     @property
     def fallback_spans(self) -> int:
         """Spans written to the fallback file instead of the collector."""
-        spilled = self.exporter.fallback_spans if isinstance(self.exporter, ResilientExporter) else 0
+        spilled = self._resilient.fallback_spans if self._resilient is not None else 0
         spill_lost = self._spill.dropped_spans if self._spill is not None else 0
         return self._queue_spilled - spill_lost + spilled
 
@@ -79,8 +80,8 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
 
     def shutdown(self) -> None:
         """Drain the queue (one delivery attempt per batch), close the fallback, and log what was lost."""
-        if isinstance(self.exporter, ResilientExporter):
-            self.exporter.begin_shutdown()
+        if self._resilient is not None:
+            self._resilient.begin_shutdown()
         super().shutdown()
         if self._spill is not None:
             self._spill.shutdown()
@@ -93,6 +94,18 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         if self._spill is not None:
             flushed = self._spill.force_flush(timeout_millis) and flushed
         return flushed
+
+
+def _resilient_inside(exporter: SpanExporter) -> ResilientExporter | None:
+    """The ResilientExporter this exporter is or wraps (wrappers expose `.inner`), if any."""
+    seen: set[int] = set()
+    current: object = exporter
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ResilientExporter):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "inner", None)
+    return None
 
 
 def batch_processor(

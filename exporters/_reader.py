@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 logger = logging.getLogger("agent_tracing.exporters")
 
@@ -89,26 +89,30 @@ class SpanRecord:
         return str(self.resource.get("service.name", "unknown_service"))
 
 
-def read_spans(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, strict: bool = False) -> Iterator[SpanRecord]:
-    """Yield every span of the given files in order; bad lines are skipped with a warning (raise when strict)."""
+def read_spans(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    strict: bool = False,
+    skipped: list[TraceFileError] | None = None,
+) -> Iterator[SpanRecord]:
+    """Yield every span of the given files in order; bad lines are skipped with a warning (appended to `skipped`; raised when strict)."""
     for path, number, line in iter_lines(paths):
         try:
-            yield from _records(json.loads(line))
+            yield from records_from_payload(json.loads(line))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             problem = TraceFileError(str(path), number, f"skipped an unreadable line ({type(exc).__name__}: {exc})")
             if strict:
                 raise problem from exc
+            if skipped is not None:
+                skipped.append(problem)
             logger.warning("%s", problem)
 
 
 def iter_lines(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, int, bytes]]:
     """Yield (file, line number from 1, raw line) for every non-blank line; raise TraceFileError if a file cannot be opened."""
     for path in _as_paths(paths):
-        try:
-            stream = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
-        except OSError as exc:
-            raise TraceFileError(str(path), None, f"cannot open ({exc.strerror or exc})") from exc
-        with stream:
+        stream, raw = open_trace_file(path)
+        with raw, stream:
             number = 0
             try:
                 for number, line in enumerate(stream, start=1):
@@ -118,21 +122,26 @@ def iter_lines(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
                 logger.warning("%s", TraceFileError(str(path), number + 1, f"stopped reading a damaged file ({exc})"))
 
 
+def open_trace_file(path: str | os.PathLike[str]) -> tuple[BinaryIO, BinaryIO]:
+    """Open a plain or gzip trace file: (decoded line stream, raw file whose tell() is the on-disk position)."""
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise TraceFileError(str(path), None, f"cannot open ({exc.strerror or exc})") from exc
+    if raw.read(2) == b"\x1f\x8b":
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    raw.seek(0)
+    return raw, raw
+
+
 def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):
         return [Path(paths)]
     return [Path(p) for p in paths]
 
 
-def _is_gzip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as probe:
-            return probe.read(2) == b"\x1f\x8b"
-    except OSError as exc:
-        raise TraceFileError(str(path), None, f"cannot open ({exc.strerror or exc})") from exc
-
-
-def _records(payload: dict[str, Any]) -> Iterator[SpanRecord]:
+def records_from_payload(payload: dict[str, Any]) -> Iterator[SpanRecord]:
     """Decode one `{"resourceSpans": [...]}` object; validate it whole before yielding anything."""
     records: list[SpanRecord] = []
     for resource_spans in payload["resourceSpans"]:

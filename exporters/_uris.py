@@ -26,7 +26,11 @@ def exporter_from_uri(
     certificate_file: str | None = None,
     fallback: str | os.PathLike[str] | None = None,
 ) -> SpanExporter:
-    """Build the exporter a URI names: file://PATH or *.jsonl, otlp[+grpc]://HOST:PORT, otlp+http://HOST:PORT, http(s)://.../v1/traces, or bare otlp."""
+    """Build the exporter a URI names: file://PATH or *.jsonl, otlp[+grpc]://HOST:PORT, otlp+http://HOST:PORT, http(s)://.../v1/traces.
+
+    Without HOST:PORT (`otlp`, `otlp+grpc:`, `otlp+http:`) the endpoint comes from OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT,
+    and for bare `otlp` the protocol from OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL (default http/protobuf).
+    """
     split = urlsplit(uri)
     scheme = split.scheme.lower()
     if scheme == "file" or (not scheme and uri.endswith((".jsonl", ".ndjson"))):
@@ -40,29 +44,22 @@ def exporter_from_uri(
     give_up = _float(options.get("give_up_after")) or 120.0
     if uri == "otlp":
         protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
-        if protocol == "grpc":
-            inner = _grpc(None, False, headers, timeout_s, compression, certificate_file)
-        else:
-            inner = _http(None, headers, timeout_s, compression, certificate_file)
-    elif scheme in _GRPC_SCHEMES or scheme in _GRPCS_SCHEMES:
-        _require_host(uri, split.netloc)
+        scheme = "otlp+grpc" if protocol == "grpc" else "otlp+http"
+    if scheme in _GRPC_SCHEMES or scheme in _GRPCS_SCHEMES:
         tls = scheme in _GRPCS_SCHEMES or options.get("tls", "").lower() in _TRUE or certificate_file is not None
-        inner = _grpc(split.netloc, tls, headers, timeout_s, compression, certificate_file)
+        inner = _grpc(split.netloc or None, tls, headers, timeout_s, compression, certificate_file)
     elif scheme in _HTTP_SCHEMES:
-        _require_host(uri, split.netloc)
         path = split.path if split.path not in ("", "/") else "/v1/traces"
-        inner = _http(f"{_HTTP_SCHEMES[scheme]}://{split.netloc}{path}", headers, timeout_s, compression, certificate_file)
+        endpoint = f"{_HTTP_SCHEMES[scheme]}://{split.netloc}{path}" if split.netloc else None
+        if endpoint is None and scheme in ("http", "https"):
+            raise ValueError(f"exporter URI {uri!r} has no HOST:PORT")
+        inner = _http(endpoint, headers, timeout_s, compression, certificate_file)
     else:
         raise ValueError(
             f"unknown exporter {uri!r}: use file://PATH, a *.jsonl path, otlp://HOST:4317, otlp+http://HOST:4318, "
             "http(s)://HOST/v1/traces, console, memory or a SpanExporter object"
         )
     return ResilientExporter(inner, fallback=fallback, give_up_after_s=give_up)
-
-
-def _require_host(uri: str, netloc: str) -> None:
-    if not netloc:
-        raise ValueError(f"exporter URI {uri!r} has no HOST:PORT")
 
 
 def _float(value: str | None) -> float | None:

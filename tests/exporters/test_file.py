@@ -26,7 +26,7 @@ def _writer(path: Path, count: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.exporters.span_writer", str(path), count, *extra],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.PIPE if count == "forever" else subprocess.DEVNULL,
         text=True,
     )
 
@@ -116,6 +116,7 @@ def test_sigkilled_writer_leaves_only_parseable_lines(tmp_path: Path, caplog: py
         time.sleep(0.01)
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait(timeout=30)
+    writer.stdout.close()
 
     lines = path.read_bytes().split(b"\n")
     complete, tail = lines[:-1], lines[-1]

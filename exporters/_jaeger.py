@@ -1,0 +1,98 @@
+"""Convert trace files to the Jaeger UI's JSON format (loadable with "JSON File" upload, no backend)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from exporters._reader import SpanRecord, read_spans
+
+_KIND_TAGS = {"SERVER": "server", "CLIENT": "client", "PRODUCER": "producer", "CONSUMER": "consumer", "INTERNAL": "internal"}
+
+
+def to_jaeger(records: Iterable[SpanRecord]) -> dict[str, Any]:
+    """Group span records into Jaeger traces: {"data": [{"traceID", "spans", "processes"}]}."""
+    traces: dict[str, list[SpanRecord]] = {}
+    for record in records:
+        traces.setdefault(record.trace_id, []).append(record)
+    data = []
+    for trace_id, spans in sorted(traces.items(), key=lambda item: min(s.start_time_unix_nano for s in item[1])):
+        processes: dict[str, dict[str, Any]] = {}
+        process_ids: dict[str, str] = {}
+        jaeger_spans = []
+        for span in sorted(spans, key=lambda s: s.start_time_unix_nano):
+            key = json.dumps(span.resource, sort_keys=True, default=repr)
+            if key not in process_ids:
+                process_ids[key] = f"p{len(process_ids) + 1}"
+                processes[process_ids[key]] = {
+                    "serviceName": span.service_name,
+                    "tags": [_tag(k, v) for k, v in sorted(span.resource.items()) if k != "service.name"],
+                }
+            jaeger_spans.append(_span(span, process_ids[key]))
+        data.append({"traceID": trace_id, "spans": jaeger_spans, "processes": processes, "warnings": None})
+    return {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}
+
+
+def write_jaeger(paths: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]) -> int:
+    """Convert trace files into one Jaeger JSON file; return the number of traces written."""
+    document = to_jaeger(read_spans(list(paths)))
+    target = Path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    return len(document["data"])
+
+
+def _span(span: SpanRecord, process_id: str) -> dict[str, Any]:
+    tags = [_tag(k, v) for k, v in span.attributes.items()]
+    if span.kind in _KIND_TAGS:
+        tags.append(_tag("span.kind", _KIND_TAGS[span.kind]))
+    if span.scope_name:
+        tags.append(_tag("otel.scope.name", span.scope_name))
+    if span.scope_version:
+        tags.append(_tag("otel.scope.version", span.scope_version))
+    if span.status_code != "UNSET":
+        tags.append(_tag("otel.status_code", span.status_code))
+    if span.status_message:
+        tags.append(_tag("otel.status_description", span.status_message))
+    if span.status_code == "ERROR":
+        tags.append(_tag("error", True))
+    references = []
+    if span.parent_span_id:
+        references.append({"refType": "CHILD_OF", "traceID": span.trace_id, "spanID": span.parent_span_id})
+    references.extend({"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id} for link in span.links)
+    start_us = span.start_time_unix_nano // 1000
+    return {
+        "traceID": span.trace_id,
+        "spanID": span.span_id,
+        "flags": 1,
+        "operationName": span.name,
+        "references": references,
+        "startTime": start_us,
+        "duration": max(0, span.end_time_unix_nano // 1000 - start_us),
+        "tags": tags,
+        "logs": [
+            {"timestamp": event.time_unix_nano // 1000, "fields": [_tag("event", event.name)] + [_tag(k, v) for k, v in event.attributes.items()]}
+            for event in span.events
+        ],
+        "processID": process_id,
+        "warnings": None,
+    }
+
+
+def _tag(key: str, value: Any) -> dict[str, Any]:
+    """A typed Jaeger tag; lists and maps become JSON strings, bytes base64 binary."""
+    if isinstance(value, bool):
+        return {"key": key, "type": "bool", "value": value}
+    if isinstance(value, int):
+        return {"key": key, "type": "int64", "value": value}
+    if isinstance(value, float):
+        return {"key": key, "type": "float64", "value": value}
+    if isinstance(value, bytes):
+        return {"key": key, "type": "binary", "value": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, str):
+        return {"key": key, "type": "string", "value": value}
+    return {"key": key, "type": "string", "value": json.dumps(value, ensure_ascii=False, default=repr)}
