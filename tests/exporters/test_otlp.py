@@ -55,12 +55,14 @@ def test_uri_forms_build_the_right_exporters(tmp_path: Path, monkeypatch: pytest
     assert isinstance(http, ResilientExporter) and isinstance(http.inner, HttpExporter)
     assert http.fallback_path == tmp_path / "undelivered.jsonl"
 
+    assert isinstance(exporter_from_uri("otlp+grpc:").inner, GrpcExporter)  # type: ignore[attr-defined]
+    assert isinstance(exporter_from_uri("otlp+http:").inner, HttpExporter)  # type: ignore[attr-defined]
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
     assert isinstance(exporter_from_uri("otlp").inner, GrpcExporter)  # type: ignore[attr-defined]
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     assert isinstance(exporter_from_uri("otlp").inner, HttpExporter)  # type: ignore[attr-defined]
 
-    for bad in ("ftp://host/x", "otlp://", "file://x.jsonl?colour=red", "nonsense"):
+    for bad in ("ftp://host/x", "http://", "file://x.jsonl?colour=red", "nonsense"):
         with pytest.raises(ValueError):
             exporter_from_uri(bad)
 
