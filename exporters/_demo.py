@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -80,6 +81,7 @@ class DocsAgent(ResponsesAgent):
 
 def main(args: argparse.Namespace | None = None) -> int:
     """Run the demo agent on three questions, then print the trace tree of the file it wrote."""
+    os.environ.setdefault("OTEL_SERVICE_NAME", "agent-tracing-demo")
     tracing.set_retriever_schema(name="docs_retriever", primary_key="doc_id", text_column="text", doc_uri="url",
                                  other_columns=["section"])
     agent = DocsAgent()
