@@ -258,3 +258,38 @@ def test_bad_arguments_raise_like_the_function(exporter):
 def test_trace_refuses_a_class():
     with pytest.raises(TypeError, match="trace_agent"):
         tracing.trace(type("Agent", (), {}))
+
+
+def test_numpy_like_values_use_tolist(exporter):
+    class Array:
+        def __init__(self, values):
+            self.values = values
+
+        def tolist(self):
+            return list(self.values)
+
+    @tracing.trace
+    def embed(text):
+        return Array([0.5, 0.25])
+
+    embed("hi")
+    assert output(by_name(exporter, "embed")) == [0.5, 0.25]
+
+
+def test_suppressed_and_unsampled_streams_pass_through(exporter):
+    @tracing.trace
+    def letters():
+        yield "a"
+        yield "b"
+        return "end"
+
+    with tracing.suppress_tracing():
+        assert list(letters()) == ["a", "b"]
+    assert exporter.get_finished_spans() == ()
+    tracing.configure(exporters=[exporter], sample_ratio=0.0)
+    gen = letters()
+    assert next(gen) == "a" and next(gen) == "b"
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "end"
+    assert exporter.get_finished_spans() == ()
