@@ -22,16 +22,43 @@ _ARGUMENTS_DELTA = "response.function_call_arguments.delta"
 _ITEM_ADDED = "response.output_item.added"
 _ITEM_DONE = "response.output_item.done"
 _ERROR_TYPES = frozenset({"error", "response.error"})
+_NOT_PYDANTIC = object()
 
 
 def get_field(obj: Any, name: str) -> Any:
     """Read a key of a mapping or an attribute of an object, None when absent or unreadable."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(name)
     try:
         return getattr(obj, name, None)
     except Exception:
         return None
+
+
+class _AttributeView:
+    """Read an object's attributes as a mapping's keys."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def get(self, name: str) -> Any:
+        """The attribute, None when absent or unreadable."""
+        return get_field(self.obj, name)
+
+
+def _view(obj: Any) -> Any:
+    """A mapping-like view of an event: mappings as they are, a pydantic model's fields and extras as one dict."""
+    if isinstance(obj, dict):
+        return obj
+    extra = getattr(obj, "__pydantic_extra__", _NOT_PYDANTIC)
+    fields = getattr(obj, "__dict__", None) if extra is not _NOT_PYDANTIC else None
+    if type(fields) is dict:
+        return {**fields, **extra} if extra else fields
+    if isinstance(obj, Mapping):
+        return obj
+    return _AttributeView(obj)
 
 
 def _as_dict(obj: Any) -> Any:
@@ -56,21 +83,20 @@ def _is_chat_chunk(chunk: Any) -> bool:
 class _ItemSlot:
     """An output item still being streamed: its skeleton and the text streamed into it."""
 
-    __slots__ = ("item_id", "skeleton", "buffer", "kind")
+    __slots__ = ("index", "item_id", "skeleton", "buffer", "kind")
 
-    def __init__(self, item_id: Any, skeleton: Any = None) -> None:
+    def __init__(self, index: int, item_id: Any, skeleton: Any = None) -> None:
+        self.index = index
         self.item_id = item_id
         self.skeleton = skeleton
         self.buffer: io.StringIO | None = None
         self.kind = "arguments" if get_field(skeleton, "type") == "function_call" else "text"
 
-    def write(self, kind: str, delta: Any) -> None:
-        """Append a text or function-argument delta."""
-        if self.buffer is None:
-            self.buffer = io.StringIO()
-            self.kind = kind
-        if isinstance(delta, str):
-            self.buffer.write(delta)
+    def start(self, kind: str) -> io.StringIO:
+        """Start streaming text (``text``) or function arguments (``arguments``) into this item."""
+        self.buffer = io.StringIO()
+        self.kind = kind
+        return self.buffer
 
     def item(self) -> Any:
         """The output item as streamed so far."""
@@ -94,41 +120,46 @@ class _ResponsesAggregate:
 
     def __init__(self) -> None:
         self.slots: list[Any] = []
-        self.open: dict[Any, int] = {}
+        self.open: dict[Any, _ItemSlot] = {}
         self.custom_outputs: dict[str, Any] = {}
         self.error: dict[str, Any] | None = None
 
-    def add(self, event: Any) -> None:
-        """Fold one event."""
-        custom = get_field(event, "custom_outputs")
-        if isinstance(custom, Mapping):
-            self.custom_outputs.update(custom)
-        kind = get_field(event, "type")
+    def add(self, event: Any) -> bool:
+        """Fold one event; False when it is not a Responses event."""
+        fields = event if type(event) is dict else _view(event)
+        kind = fields.get("type")
         if kind == _TEXT_DELTA or kind == _ARGUMENTS_DELTA:
-            self._slot(get_field(event, "item_id")).write("text" if kind == _TEXT_DELTA else "arguments", get_field(event, "delta"))
+            item_id = fields.get("item_id")
+            slot = self.open.get(item_id) or self._open_slot(item_id, None)
+            delta = fields.get("delta")
+            if type(delta) is str:
+                (slot.buffer or slot.start("text" if kind == _TEXT_DELTA else "arguments")).write(delta)
+        elif not isinstance(kind, str) or not (kind.startswith("response.") or kind == "error"):
+            return False
         elif kind == _ITEM_ADDED:
-            item = _as_dict(get_field(event, "item"))
+            item = _as_dict(fields.get("item"))
             item_id = get_field(item, "id")
             if item_id is not None and item_id not in self.open:
-                self.open[item_id] = len(self.slots)
-                self.slots.append(_ItemSlot(item_id, item))
+                self._open_slot(item_id, item)
         elif kind == _ITEM_DONE:
-            item = _as_dict(get_field(event, "item"))
-            index = self.open.pop(get_field(item, "id"), None)
-            if index is None:
+            item = _as_dict(fields.get("item"))
+            slot = self.open.pop(get_field(item, "id"), None)
+            if slot is None:
                 self.slots.append(item)
             else:
-                self.slots[index] = item
+                self.slots[slot.index] = item
         elif kind in _ERROR_TYPES and self.error is None:
             self.error = _error_of(event)
+        custom = fields.get("custom_outputs")
+        if custom and isinstance(custom, Mapping):
+            self.custom_outputs.update(custom)
+        return True
 
-    def _slot(self, item_id: Any) -> _ItemSlot:
-        """The open slot of an item id, created at the end of the output when new."""
-        index = self.open.get(item_id)
-        if index is None:
-            index = self.open[item_id] = len(self.slots)
-            self.slots.append(_ItemSlot(item_id))
-        return self.slots[index]
+    def _open_slot(self, item_id: Any, skeleton: Any) -> _ItemSlot:
+        """A new slot for an item being streamed, at the end of the output."""
+        slot = self.open[item_id] = _ItemSlot(len(self.slots), item_id, skeleton)
+        self.slots.append(slot)
+        return slot
 
     def result(self) -> dict[str, Any]:
         """The aggregate, shaped like a ResponsesAgentResponse."""
@@ -229,15 +260,18 @@ class _ChatAggregate:
         self.choices: dict[Any, _Choice] = {}
         self.usage: Any = None
 
-    def add(self, chunk: Any) -> None:
-        """Fold one chunk."""
+    def add(self, chunk: Any) -> bool:
+        """Fold one chunk; False when it is not a ChatCompletion chunk."""
+        choices = get_field(chunk, "choices")
+        if not isinstance(choices, (list, tuple)):
+            return False
         if len(self.meta) < len(self._META):
             for name in self._META:
                 if name not in self.meta:
                     value = get_field(chunk, name)
                     if value is not None:
                         self.meta[name] = value
-        for position, choice in enumerate(get_field(chunk, "choices") or ()):
+        for position, choice in enumerate(choices):
             index = get_field(choice, "index")
             key = position if index is None else index
             state = self.choices.get(key)
@@ -247,6 +281,7 @@ class _ChatAggregate:
         usage = get_field(chunk, "usage")
         if usage is not None:
             self.usage = _as_dict(usage)
+        return True
 
     def result(self) -> dict[str, Any]:
         """The aggregate, shaped like a non-streamed ChatCompletion."""
@@ -281,13 +316,11 @@ class StreamAggregator:
             self._text = None
             self._items.append(chunk)
         elif mode == "responses" or mode == "chat":
-            fits = _is_responses_event(chunk) if mode == "responses" else _is_chat_chunk(chunk)
-            if fits:
-                try:
-                    self._fold.add(chunk)  # type: ignore[union-attr]
+            try:
+                if self._fold.add(chunk):  # type: ignore[union-attr]
                     return
-                except Exception as exc:
-                    report("stream aggregation", exc)
+            except Exception as exc:
+                report("stream aggregation", exc)
             self._other.append(chunk)
         elif mode == "list":
             self._items.append(chunk)
@@ -304,8 +337,19 @@ class StreamAggregator:
             else:
                 self.add(joined)
                 return
+        fold = self._fold
+        if fold is None:
+            for chunk in chunks:
+                self.add(chunk)
+            return
+        fold_add, other = fold.add, self._other
         for chunk in chunks:
-            self.add(chunk)
+            try:
+                if fold_add(chunk):
+                    continue
+            except Exception as exc:
+                report("stream aggregation", exc)
+            other.append(chunk)
 
     def _start(self, chunk: Any) -> None:
         """Choose the mode from the first chunk and fold it."""
