@@ -12,7 +12,7 @@ keeps no chunk it can fold, so its memory stays close to the size of the streame
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tracing._errors import report
@@ -115,6 +115,12 @@ class _ItemSlot:
         }
 
 
+def _write(slot: Any, parts: list[str]) -> None:
+    """Append a run of text deltas to an item's text, then empty the run."""
+    (slot.buffer or slot.start("text")).write("".join(parts))
+    parts.clear()
+
+
 class _ResponsesAggregate:
     """Folds Responses stream events into output items, custom outputs and the first error."""
 
@@ -154,6 +160,35 @@ class _ResponsesAggregate:
         if custom and isinstance(custom, Mapping):
             self.custom_outputs.update(custom)
         return True
+
+    def add_many(self, events: Iterable[Any], other: list[Any]) -> None:
+        """Fold events in order, runs of text deltas of one item joined at once; foreign chunks go to ``other``."""
+        run_id: Any = _NOT_PYDANTIC
+        run_slot: _ItemSlot | None = None
+        parts: list[str] = []
+        for event in events:
+            fields = event if type(event) is dict else _view(event)
+            if fields.get("type") == _TEXT_DELTA and not fields.get("custom_outputs"):
+                item_id = fields.get("item_id")
+                if run_slot is None or item_id != run_id:
+                    if parts:
+                        _write(run_slot, parts)
+                    run_id, run_slot = item_id, self.open.get(item_id) or self._open_slot(item_id, None)
+                delta = fields.get("delta")
+                if type(delta) is str:
+                    parts.append(delta)
+                continue
+            if parts:
+                _write(run_slot, parts)
+            run_slot = None
+            try:
+                if self.add(event):
+                    continue
+            except Exception as exc:
+                report("stream aggregation", exc)
+            other.append(event)
+        if parts:
+            _write(run_slot, parts)
 
     def _open_slot(self, item_id: Any, skeleton: Any) -> _ItemSlot:
         """A new slot for an item being streamed, at the end of the output."""
@@ -337,19 +372,15 @@ class StreamAggregator:
             else:
                 self.add(joined)
                 return
+        if chunks and not self._mode:
+            self._start(chunks[0])
+            chunks = chunks[1:]
         fold = self._fold
-        if fold is None:
-            for chunk in chunks:
-                self.add(chunk)
+        if isinstance(fold, _ResponsesAggregate):
+            fold.add_many(chunks, self._other)
             return
-        fold_add, other = fold.add, self._other
         for chunk in chunks:
-            try:
-                if fold_add(chunk):
-                    continue
-            except Exception as exc:
-                report("stream aggregation", exc)
-            other.append(chunk)
+            self.add(chunk)
 
     def _start(self, chunk: Any) -> None:
         """Choose the mode from the first chunk and fold it."""

@@ -221,3 +221,35 @@ def test_a_chunk_that_fails_to_fold_is_kept_apart_and_counted() -> None:
     result = aggregate_stream([create_text_delta("ok", "m2"), broken])
     assert result == {"output": [create_text_output_item("ok", "m2")], "other": [broken]}
     assert error_counts()["stream aggregation"] == before + 1
+
+
+def test_batches_of_any_size_give_the_same_aggregate_as_one_by_one() -> None:
+    events: list[Any] = [
+        create_text_delta("a", "m1"),
+        ResponsesAgentStreamEvent(**create_text_delta("b", "m1")),
+        create_text_delta("x", "m2"),
+        create_text_delta("c", "m1"),
+        {"type": "response.output_item.done", "item": create_text_output_item("abc!", "m1")},
+        create_text_delta("d", "m1"),
+        {**create_text_delta("y", "m2"), "custom_outputs": {"k": 1}},
+        "stray",
+        create_text_delta("z", "m2"),
+    ]
+    one_by_one = StreamAggregator()
+    for event in events:
+        one_by_one.add(event)
+    expected = {
+        "output": [
+            create_text_output_item("abc!", "m1"),
+            create_text_output_item("xyz", "m2"),
+            create_text_output_item("d", "m1"),
+        ],
+        "custom_outputs": {"k": 1},
+        "other": ["stray"],
+    }
+    assert one_by_one.result() == expected
+    for size in range(1, len(events) + 1):
+        batched = StreamAggregator()
+        for start in range(0, len(events), size):
+            batched.add_many(events[start:start + size])
+        assert batched.result() == expected, size
