@@ -82,6 +82,10 @@ async def _async_errors_as_events(stream: AsyncIterator[Any]) -> AsyncIterator[A
             yield event
     except Exception as exc:
         yield _error_event(exc)
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _request_parameter(func: Callable[..., Any]) -> tuple[str | None, Any]:

@@ -417,3 +417,23 @@ def test_concurrent_requests_on_one_instance_stay_in_their_own_traces(spans: Spa
     assert sorted(span.attributes["session.id"] for span in streams) == ["a", "b"]
     assert streams[0].context.trace_id != streams[1].context.trace_id
     assert all(span.parent is None for span in streams)
+
+
+def test_an_abandoned_async_stream_with_stream_errors_event_is_cancelled(spans: Spans) -> None:
+    class AsyncAgent(ResponsesAgent):
+        stream_errors = "event"
+
+        async def predict_stream(self, request: ResponsesAgentRequest) -> AsyncIterator[dict[str, Any]]:
+            for word in WORDS:
+                yield create_text_delta(word, "m")
+
+    async def take_two() -> None:
+        stream = AsyncAgent().predict_stream(REQUEST)
+        await stream.__anext__()
+        await stream.__anext__()
+        await stream.aclose()
+
+    asyncio.run(take_two())
+    span = spans.named("AsyncAgent.predict_stream")
+    assert span.attributes["agent_tracing.stream.cancelled"] is True
+    assert output_of(span) == {"output": [create_text_output_item("Tracing shows ", "m")]}
