@@ -140,5 +140,12 @@ def set_stream_end(span: Span, chunks: int, first_chunk_ms: float | None, cancel
 
 def set_error(span: Span, exc: BaseException) -> None:
     """Status ERROR and an exception event."""
-    span.record_exception(exc)
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    try:
+        message = f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - an exception that cannot be printed still fails its span
+        message = type(exc).__name__
+    span.set_status(Status(StatusCode.ERROR, message))
+    try:
+        span.record_exception(exc)
+    except Exception:  # noqa: BLE001 - the status above already says it failed
+        span.add_event("exception", {"exception.type": type(exc).__qualname__})

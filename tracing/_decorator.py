@@ -145,9 +145,10 @@ class _Plan:
                 span.set_attribute(_attributes.STREAM_CANCELLED, True)
             else:
                 _attributes.set_error(span, exc)
-            span.end()
         except Exception as inner:  # noqa: BLE001
             report("ending a span", inner)
+        finally:
+            span.end()
 
     def reduce(self, chunks: list[Any]) -> Any:
         """The output of a stream: the user's reducer, else the aggregation chosen by the chunks."""
@@ -237,9 +238,10 @@ class _Stream:
                                    plan.spec.retriever_schema)
                 if failed:
                     _attributes.set_error(span, error)
-            span.end()
         except Exception as exc:  # noqa: BLE001
             report("ending a stream span", exc)
+        finally:
+            span.end()
 
 
 def _open_stream(plan: _Plan, ctx: contextvars.Context, bound: bool, args: tuple[Any, ...],

@@ -176,3 +176,30 @@ def test_bad_environment_falls_back_to_defaults(fresh_counts, monkeypatch, tmp_p
     assert compute(1) == {"x": 1}
     assert _errors.error_counts()["configuration from the environment"] == 1
     assert any("AGENT_TRACING" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+class _Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("__str__ on fire")
+
+
+def test_exception_that_cannot_be_printed_still_ends_its_spans(exporter):
+    from opentelemetry.trace import StatusCode
+
+    @tracing.trace
+    def fails():
+        raise _Unprintable()
+
+    @tracing.trace
+    def stream_fails():
+        yield "partial"
+        raise _Unprintable()
+
+    with pytest.raises(_Unprintable):
+        fails()
+    with pytest.raises(_Unprintable):
+        list(stream_fails())
+    assert by_name(exporter, "fails").status.status_code is StatusCode.ERROR
+    span = by_name(exporter, "stream_fails")
+    assert span.status.status_code is StatusCode.ERROR
+    assert output(span) == "partial"
