@@ -16,6 +16,9 @@ from exporters._report import report
 
 logger = logging.getLogger("agent_tracing.exporters")
 
+_SPILL_QUEUE_SIZE = 8192
+_SPILL_BATCH_SIZE = 512
+
 
 class SpanQueueFull(RuntimeError):
     """The export queue was full; the span was dropped (or written to the fallback file)."""
@@ -45,7 +48,11 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         self._resilient = _resilient_inside(exporter)
         fallback = self._resilient.fallback_path if self._resilient is not None else None
         self._spill = (
-            CountingBatchSpanProcessor(FileSpanExporter(fallback), max_queue_size=self.max_queue_size) if fallback is not None else None
+            CountingBatchSpanProcessor(
+                FileSpanExporter(fallback),
+                max_queue_size=max(self.max_queue_size, _SPILL_QUEUE_SIZE),
+                max_export_batch_size=_SPILL_BATCH_SIZE,
+            ) if fallback is not None else None
         )
 
     @property
