@@ -1,4 +1,4 @@
-"""The `agent-tracing` command: view, jaeger, push and demo (exit codes of SPEC 6)."""
+"""The `agent-tracing` command: view, jaeger, push, retrievals, evaluate and demo (exit codes of SPEC 6)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from exporters._evaluate_cli import evaluate_args, evaluate_command, retrievals_args, retrievals_command
 from exporters._reader import SpanRecord, TraceFileError
 
 EXIT_OK = 0
@@ -137,6 +138,8 @@ COMMANDS: list[Command] = [
     ("view", "show trace files as a tree per trace", _view_args, _view),
     ("jaeger", "convert trace files to Jaeger UI JSON", _jaeger_args, _jaeger),
     ("push", "replay trace files to an OTLP collector or Jaeger", _push_args, _push),
+    ("retrievals", "export the retriever spans as an evaluation data set (JSONL or CSV)", retrievals_args, retrievals_command),
+    ("evaluate", "score the retriever spans against ground truth: precision, recall, hit rate, MRR, nDCG", evaluate_args, evaluate_command),
     ("demo", "run an example agent traced to traces/traces.jsonl and show the trace", _demo_args, _demo),
 ]
 """Subcommands as (name, help, add arguments, run); a new subcommand is one more entry."""

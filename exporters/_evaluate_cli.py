@@ -1,0 +1,126 @@
+"""The `retrievals` and `evaluate` subcommands of `agent-tracing` (SPEC 6)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from exporters._evaluate import DEFAULT_KS, Evaluation, evaluate, load_ground_truth, parse_ks, parse_threshold, write_json
+from exporters._reader import TraceFileError
+from exporters._retrievals import iter_retrievals, write_retrievals
+
+
+def retrievals_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `agent-tracing retrievals`."""
+    parser.add_argument("files", nargs="+", metavar="FILE", help="OTLP JSON Lines trace files (.gz too)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.jsonl|OUT.csv", help="data set to write: JSON Lines, or CSV when the name ends in .csv")
+    parser.add_argument("--top-level-only", action="store_true", help="skip retriever spans nested inside another retriever span")
+    parser.add_argument("--no-content", action="store_true", help="leave document text out")
+
+
+def retrievals_command(args: argparse.Namespace) -> int:
+    """Write one row per RETRIEVER span of the files; exit 0."""
+    _check_files(args.files)
+    with _progress() as on_progress:
+        rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=not args.no_content, on_progress=on_progress)
+        count = write_retrievals(rows, args.output)
+    print(f"wrote {count} retriever spans to {args.output}", file=sys.stderr)
+    return 0
+
+
+def evaluate_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `agent-tracing evaluate`."""
+    parser.add_argument("files", nargs="+", metavar="FILE", help="OTLP JSON Lines trace files (.gz too)")
+    parser.add_argument("--ground-truth", required=True, metavar="GT", help="JSON Lines with request|trace_id and expected_retrieved_context, or CSV with request,doc_uri")
+    parser.add_argument("--k", default=",".join(map(str, DEFAULT_KS)), metavar="1,3,5,10", help="cut-offs for the @k metrics")
+    parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE", help="exit 1 when the averaged metric is below VALUE (e.g. recall@5=0.8, mrr=0.5), repeatable")
+    parser.add_argument("-o", "--output", metavar="OUT.json", help="write the aggregate and per-row metrics as JSON")
+    parser.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
+    parser.add_argument("--top-level-only", action="store_true", help="skip retriever spans nested inside another retriever span")
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Score the retriever spans against the ground truth, print the table; exit 1 when a --fail-under check fails."""
+    ks = parse_ks(args.k)
+    thresholds = [parse_threshold(text, ks) for text in args.fail_under]
+    ks = tuple(sorted({*ks, *(int(name.partition("@")[2]) for name, _ in thresholds if "@" in name)}))
+    truth = load_ground_truth(args.ground_truth)
+    _check_files(args.files)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool, _progress() as on_progress:
+        rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=False, on_progress=on_progress)
+        on_row = (lambda row: spool.write(json.dumps(row, ensure_ascii=False) + "\n")) if args.output else None
+        evaluation = evaluate(rows, truth, ks, on_row=on_row)
+        if args.output:
+            spool.seek(0)
+            write_json(evaluation, args.output, spool)
+    if args.html:
+        from exporters._report_html import write_html
+
+        write_html(evaluation, args.html)
+    _print_table(evaluation)
+    failed = [(name, value, evaluation.aggregate[name]) for name, value in thresholds if (evaluation.aggregate[name] or 0.0) < value]
+    for name, value, actual in failed:
+        shown = "no scored rows" if actual is None else f"{actual:.3f}"
+        print(f"agent-tracing evaluate: check failed: {name} = {shown} < {value:g}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _check_files(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise TraceFileError(path, None, f"cannot open ({exc.strerror or exc})") from exc
+
+
+def _print_table(evaluation: Evaluation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    aggregate = evaluation.aggregate
+    table = Table(title=f"retrieval metrics by doc_uri, {evaluation.scored} rows scored")
+    table.add_column("k", justify="right")
+    for metric in ("precision", "recall", "hit_rate", "ndcg"):
+        table.add_column(f"{metric}@k", justify="right")
+    for k in evaluation.ks:
+        table.add_row(str(k), *(_shown(aggregate[f"{metric}@{k}"]) for metric in ("precision", "recall", "hit_rate", "ndcg")))
+    console = Console()
+    console.print(table)
+    counts = evaluation.counts()
+    console.print(
+        f"MRR {_shown(aggregate['mrr'])}\n"
+        f"retriever rows without ground truth: {counts['unmatched_rows']}\n"
+        f"ground-truth rows without a retrieval: {counts['unmatched_ground_truth']} of {counts['ground_truth_rows']} ({evaluation.ground_truth_path})",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress line on stderr (spans read, rows found) when stderr is a terminal; None otherwise."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("reading"), BarColumn(), TextColumn("{task.fields[spans]:,} spans, {task.fields[rows]:,} retriever spans"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("read", total=None, spans=0, rows=0)
+
+        def on_progress(spans: int, rows: int) -> None:
+            progress.update(task, spans=spans, rows=rows)
+
+        yield on_progress
+

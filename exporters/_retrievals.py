@@ -1,0 +1,275 @@
+"""Retriever spans of trace files as an evaluation data set: one row per RETRIEVER span (SPEC 5), JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from exporters._reader import SpanRecord, read_spans
+
+CSV_COLUMNS = (
+    "trace_id", "span_id", "retriever", "request", "query", "start_time", "duration_ms", "status",
+    "rank", "id", "doc_uri", "score", "content", "metadata",
+)
+"""Columns of the CSV form: one row per (span, document); a span without documents keeps one row with empty document columns."""
+
+RECENT_ROOTS = 100_000
+"""How many finished traces keep their request text for retriever spans that arrive after their root (other processes, other files)."""
+
+_DOCUMENT_KEY = re.compile(r"^retrieval\.documents\.(\d+)\.document\.(id|content|score|metadata)$")
+_QUERY_KEYS = ("query", "question", "q", "query_str", "text", "prompt")
+_PROGRESS_EVERY = 10_000
+
+
+def request_text(value: Any) -> str | None:
+    """The request text of a root span input or ground-truth request: last user message, a lone string, else its JSON (SPEC 5)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        request = _agent_request(value)
+        if request is not None:
+            text = _last_user_message(request)
+            if text is not None:
+                return text
+        if len(value) == 1:
+            only = next(iter(value.values()))
+            if isinstance(only, str):
+                return only
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def normalise(text: str) -> str:
+    """Text compared case- and whitespace-insensitively."""
+    return " ".join(text.split()).casefold()
+
+
+def _agent_request(value: dict[str, Any]) -> dict[str, Any] | None:
+    """A Responses (`input`) or chat (`messages`) request, at the top or under a single argument such as `request`."""
+    if isinstance(value.get("input"), (list, str)) or isinstance(value.get("messages"), list):
+        return value
+    if len(value) == 1:
+        only = next(iter(value.values()))
+        if isinstance(only, dict) and (isinstance(only.get("input"), (list, str)) or isinstance(only.get("messages"), list)):
+            return only
+    return None
+
+
+def _last_user_message(request: dict[str, Any]) -> str | None:
+    messages = request.get("input") if request.get("input") is not None else request.get("messages")
+    if isinstance(messages, str):
+        return messages
+    for message in reversed(messages or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                parts = [part if isinstance(part, str) else part.get("text") for part in content if isinstance(part, (str, dict))]
+                return " ".join(part for part in parts if isinstance(part, str))
+    return None
+
+
+def _decoded(record: SpanRecord) -> Any:
+    """The span's input value, JSON-decoded when it is JSON."""
+    value = record.attributes.get("input.value")
+    if not isinstance(value, str) or record.attributes.get("input.mime_type") == "text/plain":
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _query(record: SpanRecord) -> str | None:
+    value = _decoded(record)
+    if isinstance(value, dict):
+        named = next((value[key] for key in _QUERY_KEYS if isinstance(value.get(key), str)), None)
+        if named is not None:
+            return named
+        texts = [item for item in value.values() if isinstance(item, str)]
+        if len(texts) == 1:
+            return texts[0]
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]]:
+    """Ranked documents from retrieval.documents.N.*; the tail from output.value when the attribute budget cut it short."""
+    found: dict[int, dict[str, Any]] = {}
+    for key, value in record.attributes.items():
+        match = _DOCUMENT_KEY.match(key)
+        if match:
+            found.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    entries = []
+    for index in sorted(found):
+        fields = found[index]
+        metadata = _json_object(fields.get("metadata"))
+        entries.append((fields.get("id"), metadata.pop("doc_uri", None), fields.get("score"), fields.get("content"), metadata))
+    for item in _output_documents(record)[len(entries):]:
+        metadata = dict(item.get("metadata") or {})
+        metadata.pop("chunk_id", None)
+        entries.append((item.get("id"), metadata.pop("doc_uri", None), None, item.get("page_content"), metadata))
+    return [
+        {"rank": rank, "id": identifier, "doc_uri": doc_uri, "score": score, "content": content if include_content else None, "metadata": metadata}
+        for rank, (identifier, doc_uri, score, content, metadata) in enumerate(entries, start=1)
+    ]
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, str):
+        return {}
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _output_documents(record: SpanRecord) -> list[dict[str, Any]]:
+    count = record.attributes.get("agent_tracing.retriever.document_count")
+    value = record.attributes.get("output.value")
+    if not isinstance(count, int) or not isinstance(value, str) or not value.startswith("["):
+        return []
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _row(record: SpanRecord, include_content: bool) -> dict[str, Any]:
+    started = datetime.fromtimestamp(record.start_time_unix_nano / 1e9, tz=timezone.utc)
+    return {
+        "trace_id": record.trace_id,
+        "span_id": record.span_id,
+        "retriever": str(record.attributes.get("gen_ai.data_source.id") or record.name),
+        "request": None,
+        "query": _query(record),
+        "documents": _documents(record, include_content),
+        "start_time": started.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "duration_ms": round(record.duration_ms, 3),
+        "status": record.status_code,
+    }
+
+
+@dataclass
+class _Pending:
+    """What a trace still waiting for its root keeps: its retriever rows and, for --top-level-only, its parent links."""
+
+    rows: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    parents: dict[str, str | None] = field(default_factory=dict)
+    retrievers: set[str] = field(default_factory=set)
+
+
+def iter_retrievals(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    top_level_only: bool = False,
+    include_content: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one row per RETRIEVER span (SPEC 5) in bounded memory: a trace's rows when its root arrives, rootless traces at the end."""
+    pending: dict[str, _Pending] = {}
+    roots: OrderedDict[str, str | None] = OrderedDict()
+    spans = rows = 0
+    for record in read_spans(paths):
+        spans += 1
+        if on_progress is not None and spans % _PROGRESS_EVERY == 0:
+            on_progress(spans, rows)
+        retriever = record.attributes.get("openinference.span.kind") == "RETRIEVER"
+        trace_id = record.trace_id
+        if trace_id in roots:
+            if retriever:
+                row = _row(record, include_content)
+                row["request"] = roots[trace_id]
+                rows += 1
+                yield row
+            continue
+        if record.parent_span_id is None:
+            request = request_text(_decoded(record))
+            roots[trace_id] = request
+            if len(roots) > RECENT_ROOTS:
+                roots.popitem(last=False)
+            waiting = pending.pop(trace_id, None)
+            if waiting is not None:
+                for row in _finished(waiting, request, top_level_only):
+                    rows += 1
+                    yield row
+            if retriever:
+                row = _row(record, include_content)
+                row["request"] = request
+                rows += 1
+                yield row
+            continue
+        if not retriever and not top_level_only:
+            continue
+        waiting = pending.setdefault(trace_id, _Pending())
+        if top_level_only:
+            waiting.parents[record.span_id] = record.parent_span_id
+        if retriever:
+            waiting.retrievers.add(record.span_id)
+            waiting.rows.append((_row(record, include_content), record.parent_span_id))
+    for waiting in pending.values():
+        for row in _finished(waiting, None, top_level_only):
+            rows += 1
+            yield row
+    if on_progress is not None:
+        on_progress(spans, rows)
+
+
+def _finished(waiting: _Pending, request: str | None, top_level_only: bool) -> Iterator[dict[str, Any]]:
+    for row, parent in sorted(waiting.rows, key=lambda item: item[0]["start_time"]):
+        if top_level_only and _under_retriever(parent, waiting):
+            continue
+        row["request"] = request
+        yield row
+
+
+def _under_retriever(parent: str | None, waiting: _Pending) -> bool:
+    seen: set[str] = set()
+    while parent is not None and parent not in seen:
+        if parent in waiting.retrievers:
+            return True
+        seen.add(parent)
+        parent = waiting.parents.get(parent)
+    return False
+
+
+def write_retrievals(rows: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> int:
+    """Write rows as JSON Lines, or as CSV (one line per span and document) when the path ends in .csv; return the span count."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with target.open("w", encoding="utf-8", newline="") as out:
+        if target.suffix.lower() == ".csv":
+            writer = csv.writer(out)
+            writer.writerow(CSV_COLUMNS)
+            for row in rows:
+                count += 1
+                writer.writerows(_csv_lines(row))
+        else:
+            for row in rows:
+                count += 1
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return count
+
+
+def _csv_lines(row: dict[str, Any]) -> list[list[Any]]:
+    span = [row["trace_id"], row["span_id"], row["retriever"], row["request"], row["query"], row["start_time"], row["duration_ms"], row["status"]]
+    if not row["documents"]:
+        return [span + [""] * 6]
+    return [
+        span + [d["rank"], d["id"], d["doc_uri"], d["score"], d["content"], json.dumps(d["metadata"], ensure_ascii=False) if d["metadata"] else ""]
+        for d in row["documents"]
+    ]

@@ -1,0 +1,19 @@
+"""Fixtures of the evaluation tests: tracing configured to a real trace file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tracing
+
+
+@pytest.fixture
+def trace_file(tmp_path: Path) -> Iterator[Path]:
+    """tracing configured to write OTLP JSON Lines to a fresh file; flush it before reading, shut down afterwards."""
+    path = tmp_path / "traces.jsonl"
+    tracing.configure(service_name="evaluation-tests", exporters=[f"file://{path}"])
+    yield path
+    tracing.shutdown()
