@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from openinference.semconv.trace import DocumentAttributes, OpenInferenceMimeTypeValues, RerankerAttributes, SpanAttributes
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracing import _serialize
+from tracing import _runtime, _serialize
 from tracing._errors import report
 
 SCHEMA_ATTRIBUTE = "agent_tracing.retriever.schema"
@@ -26,6 +28,8 @@ DEFAULT_ATTRIBUTE_BUDGET = 96
 
 _PER_DOCUMENT = 4
 _JSON = OpenInferenceMimeTypeValues.JSON.value
+_plain = json.JSONEncoder(ensure_ascii=False, default=_serialize.jsonable).encode
+_quote = encode_basestring
 _CONTENT_KEYS = ("page_content", "content", "text")
 _ID_KEYS = ("id", "doc_id", "document_id", "chunk_id", "node_id", "id_")
 _URI_KEYS = ("doc_uri", "uri", "url", "source")
@@ -136,8 +140,10 @@ _MISSING = object()
 
 
 def _fields(row: Any) -> dict[str, Any] | None:
-    """The named fields of a row, LlamaIndex-style `node` wrappers flattened; None for a scalar."""
-    if isinstance(row, Mapping):
+    """The named fields of a row (never to be modified: it may be the row itself), `node` wrappers flattened; None for a scalar."""
+    if isinstance(row, dict):
+        fields = row
+    elif isinstance(row, Mapping):
         fields = dict(row)
     elif isinstance(row, BaseModel):
         fields = {name: getattr(row, name, None) for name in type(row).model_fields}
@@ -157,7 +163,7 @@ def _fields(row: Any) -> dict[str, Any] | None:
         inner = _fields(node)
         if inner is not None:
             if inner.get("score") is None and fields.get("score") is not None:
-                inner["score"] = fields["score"]
+                return {**inner, "score": fields["score"]}
             return inner
     return fields
 
@@ -234,17 +240,31 @@ def _split_scored(row: Any) -> tuple[Any, Any]:
     return row, None
 
 
-def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> Document:
+class _Mapped(NamedTuple):
+    """A row mapped to the fields of a Document (a light record: mapping runs on every retrieval)."""
+
+    id: str | None = None
+    content: str = ""
+    doc_uri: str | None = None
+    score: float | None = None
+    metadata: dict[str, Any] = {}
+
+
+def _from_document(document: Document) -> _Mapped:
+    return _Mapped(document.id, document.content, document.doc_uri, document.score, document.metadata)
+
+
+def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> _Mapped:
     row, pair_score = _split_scored(row)
     if isinstance(row, Document):
-        return row
+        return _from_document(row)
     fields = _fields(row)
     if fields is None:
         unmapped.add(schema.primary_key)
         if schema.doc_uri is not None:
             unmapped.add(schema.doc_uri)
         unmapped.update(schema.other_columns)
-        return Document(content=_text(row), score=_score(pair_score))
+        return _Mapped(content=_text(row), score=_score(pair_score))
     values = {}
     for column in (schema.primary_key, schema.text_column, schema.doc_uri, *schema.other_columns):
         if column is None:
@@ -255,7 +275,7 @@ def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> D
         values[column] = value
     score = _score(pair_score) if pair_score is not None else _score(_lookup(fields, "score"))
     metadata = {column: values[column] for column in schema.other_columns if values[column] is not _MISSING}
-    return Document(
+    return _Mapped(
         id=_identifier(values[schema.primary_key]),
         content=_text(None if values[schema.text_column] is _MISSING else values[schema.text_column]),
         doc_uri=_identifier(values[schema.doc_uri]) if schema.doc_uri is not None else None,
@@ -264,13 +284,13 @@ def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> D
     )
 
 
-def _recognise(row: Any) -> Document:
+def _recognise(row: Any) -> _Mapped:
     row, pair_score = _split_scored(row)
     if isinstance(row, Document):
-        return row
+        return _from_document(row)
     fields = _fields(row)
     if fields is None:
-        return Document(content=_text(row), score=_score(pair_score))
+        return _Mapped(content=_text(row), score=_score(pair_score))
     content_key, content = _first(fields, _CONTENT_KEYS)
     id_key, identifier = _first(fields, _ID_KEYS)
     uri_key, uri = _first(fields, _URI_KEYS)
@@ -286,16 +306,16 @@ def _recognise(row: Any) -> Document:
     if content_key is None:
         content = _serialize.to_json(metadata) if metadata else ""
         metadata = {}
-    return Document(id=_identifier(identifier), content=_text(content), doc_uri=_identifier(uri), score=_score(score), metadata=metadata)
+    return _Mapped(id=_identifier(identifier), content=_text(content), doc_uri=_identifier(uri), score=_score(score), metadata=metadata)
 
 
-def _guarded(mapper: Callable[..., Document], row: Any, *args: Any) -> Document:
+def _guarded(mapper: Callable[..., _Mapped], row: Any, *args: Any) -> _Mapped:
     """Map one row; a row that cannot be read becomes an empty document and the failure is reported."""
     try:
         return mapper(row, *args)
     except Exception as exc:  # noqa: BLE001 - a hostile row must not lose the other documents
         report("retriever document mapping", exc)
-        return Document()
+        return _Mapped()
 
 
 def _rows(output: Any) -> list[Any] | None:
@@ -336,7 +356,7 @@ def _databricks_rows(output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     return [dict(zip(names, values)) for values in data if isinstance(values, (list, tuple))]
 
 
-def to_documents(output: Any, schema: RetrieverSchema | None = None) -> tuple[list[Document], list[str]] | None:
+def _to_documents(output: Any, schema: RetrieverSchema | None) -> tuple[list[_Mapped], list[str]] | None:
     """Map a retriever output to documents, with the schema columns that were missing; None if it holds none."""
     rows = _rows(output)
     if rows is None:
@@ -364,16 +384,82 @@ def _resolve(schema: str | RetrieverSchema | None, span_name: str) -> RetrieverS
 # ---------------------------------------------------------------- documents to attributes
 
 
-def _mlflow_document(document: Document, capture_content: bool) -> dict[str, Any]:
-    """MLflow's retriever document: page_content, metadata with doc_uri and chunk_id, id."""
-    metadata: dict[str, Any] = {}
-    if document.doc_uri is not None:
-        metadata["doc_uri"] = document.doc_uri
-    if document.id is not None:
-        metadata["chunk_id"] = document.id
-    if capture_content:
-        metadata.update((key, value) for key, value in document.metadata.items() if key not in metadata)
-    return {"page_content": document.content if capture_content else "", "metadata": metadata, "id": document.id}
+class _Recorded(NamedTuple):
+    """One document as it goes on the span: texts redacted and cut once, metadata encoded once."""
+
+    id: str | None
+    content: str
+    score: float | None
+    metadata_json: str | None
+
+
+def _prepare(documents: list[_Mapped], capture_content: bool) -> list[_Recorded]:
+    serializer = _serialize.current()
+    metadatas = []
+    for document in documents:
+        metadata: dict[str, Any] = {} if document.doc_uri is None else {"doc_uri": document.doc_uri}
+        if capture_content:
+            metadata.update((key, value) for key, value in document.metadata.items() if key not in ("doc_uri", "chunk_id"))
+        metadatas.append(metadata)
+    return [
+        _Recorded(
+            id=None if document.id is None else serializer.cut(document.id),
+            content=serializer.text(document.content) if capture_content else "",
+            score=document.score,
+            metadata_json=metadata_json,
+        )
+        for document, metadata_json in zip(documents, _metadata_json(metadatas, serializer))
+    ]
+
+
+def _metadata_json(metadatas: list[dict[str, Any]], serializer: _serialize.Serializer) -> list[str | None]:
+    """Each metadata as JSON as the serializer writes it (redacted, cut); plain JSON values with no secret key skip its text scan."""
+    redaction = _runtime.state.settings.redact
+    if redaction.callback is None or not redaction.enabled:
+        secrets = _SecretKeys(serializer, redaction.enabled)
+        if all(secrets.clean(metadata) for metadata in metadatas):
+            return [serializer.text(_plain(metadata)) if metadata else None for metadata in metadatas]
+    return [serializer.dumps(metadata) if metadata else None for metadata in metadatas]
+
+
+class _SecretKeys:
+    """Whether a JSON-native value holds no key the serializer would redact (answers cached per key)."""
+
+    __slots__ = ("_serializer", "_enabled", "_seen")
+
+    def __init__(self, serializer: _serialize.Serializer, enabled: bool) -> None:
+        self._serializer, self._enabled, self._seen = serializer, enabled, {}
+
+    def clean(self, value: Any, depth: int = 0) -> bool:
+        """True when the value is plain JSON (str, numbers, bool, None, lists, str-keyed dicts) with no secret-looking key."""
+        if value is None or isinstance(value, (str, int, float)):
+            return True
+        if depth > 20:
+            return False
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or self._secret(key) or not self.clean(item, depth + 1):
+                    return False
+            return True
+        if isinstance(value, list):
+            return all(self.clean(item, depth + 1) for item in value)
+        return False
+
+    def _secret(self, key: str) -> bool:
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self._enabled and self._serializer.is_secret_key(key)
+        return found
+
+
+def _mlflow_part(document: _Recorded, content: str) -> str:
+    """MLflow's retriever document as JSON: page_content, metadata with doc_uri and chunk_id, id."""
+    metadata = document.metadata_json or "{}"
+    if document.id is not None and metadata.startswith("{") and metadata.endswith("}"):
+        chunk = '"chunk_id": ' + _quote(document.id)
+        metadata = "{" + chunk + ("}" if metadata == "{}" else ", " + metadata[1:])
+    identifier = "null" if document.id is None else _quote(document.id)
+    return f'{{"page_content": {_quote(content)}, "metadata": {metadata}, "id": {identifier}}}'
 
 
 def _cut(text: str, limit: int) -> str:
@@ -382,12 +468,6 @@ def _cut(text: str, limit: int) -> str:
     if len(text) <= limit + len(marker):
         return text
     return text[:limit] + marker
-
-
-def _shorten(item: Any, allowance: int) -> Any:
-    if isinstance(item, dict) and isinstance(item.get("page_content"), str):
-        return {**item, "page_content": _cut(item["page_content"], allowance)}
-    return item
 
 
 def _prefix_within(parts: list[str], limit: int) -> list[str]:
@@ -401,39 +481,44 @@ def _prefix_within(parts: list[str], limit: int) -> list[str]:
     return kept
 
 
-def _json_within(items: list[Any], max_length: int) -> str:
-    """A JSON list of at most max_length characters that stays valid JSON: texts shortened, then trailing items dropped."""
-    serializer = _serialize.current()
-    limit = min(max_length, serializer.max_length)
-    text = serializer.dumps(items)
-    if len(text) <= limit:
-        return text
-    allowance = limit // len(items)
+def _limit(max_length: int) -> int:
+    return min(max_length, _serialize.current().max_length)
+
+
+def _mlflow_json(documents: list[_Recorded], max_length: int) -> str:
+    """`output.value`: valid JSON of at most max_length characters, texts shortened first, then trailing documents dropped."""
+    limit = _limit(max_length)
+    parts = [_mlflow_part(document, document.content) for document in documents]
+    allowance = limit // max(len(documents), 1)
     while True:
-        kept = _prefix_within([serializer.dumps(_shorten(item, allowance)) for item in items], limit)
-        if len(kept) == len(items) or allowance == 0:
+        kept = _prefix_within(parts, limit)
+        if len(kept) == len(parts) or allowance == 0:
             return "[" + ",".join(kept) + "]"
+        parts = [_mlflow_part(document, _cut(document.content, allowance)) for document in documents]
         allowance //= 2
 
 
-def _document_attributes(prefix: str, documents: list[Document], capture_content: bool) -> dict[str, AttributeValue]:
-    serializer = _serialize.current()
+def _ranking_json(documents: list[_Recorded], max_length: int) -> str:
+    """`gen_ai.retrieval.documents`: [{"id", "score"}] in rank order, trailing entries dropped to fit."""
+    parts = [
+        '{"id": ' + ("null" if document.id is None else _quote(document.id)) + ', "score": ' + ("null" if document.score is None else repr(document.score)) + "}"
+        for document in documents
+    ]
+    return "[" + ",".join(_prefix_within(parts, _limit(max_length))) + "]"
+
+
+def _document_attributes(prefix: str, documents: list[_Recorded], capture_content: bool) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {}
     for index, document in enumerate(documents):
         key = f"{prefix}.{index}."
         if document.id is not None:
-            attributes[key + DocumentAttributes.DOCUMENT_ID] = serializer.cut(document.id)
+            attributes[key + DocumentAttributes.DOCUMENT_ID] = document.id
         if capture_content:
-            attributes[key + DocumentAttributes.DOCUMENT_CONTENT] = serializer.text(document.content)
+            attributes[key + DocumentAttributes.DOCUMENT_CONTENT] = document.content
         if document.score is not None:
             attributes[key + DocumentAttributes.DOCUMENT_SCORE] = document.score
-        metadata: dict[str, Any] = {}
-        if document.doc_uri is not None:
-            metadata["doc_uri"] = document.doc_uri
-        if capture_content:
-            metadata.update(document.metadata)
-        if metadata:
-            attributes[key + DocumentAttributes.DOCUMENT_METADATA] = serializer.dumps(metadata)
+        if document.metadata_json is not None:
+            attributes[key + DocumentAttributes.DOCUMENT_METADATA] = document.metadata_json
     return attributes
 
 
@@ -441,9 +526,9 @@ def _documents_fitting(budget: int) -> int:
     return max(0, budget // _PER_DOCUMENT)
 
 
-def _common(documents: list[Document], schema_name: str, unmapped: list[str], capture_content: bool, max_length: int) -> dict[str, AttributeValue]:
+def _common(documents: list[_Recorded], schema_name: str, unmapped: list[str], max_length: int) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {
-        SpanAttributes.OUTPUT_VALUE: _json_within([_mlflow_document(document, capture_content) for document in documents], max_length),
+        SpanAttributes.OUTPUT_VALUE: _mlflow_json(documents, max_length),
         SpanAttributes.OUTPUT_MIME_TYPE: _JSON,
         SCHEMA_ATTRIBUTE: schema_name,
         COUNT_ATTRIBUTE: len(documents),
@@ -476,14 +561,13 @@ def retriever_attributes(
         gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.RETRIEVAL.value,
         gen_ai.GEN_AI_DATA_SOURCE_ID: resolved.name if resolved is not None else span_name,
     }
-    mapped = to_documents(output, resolved)
+    mapped = _to_documents(output, resolved)
     if mapped is None:
         attributes.update(_generic_output(output, capture_content))
         return _within_budget(attributes, budget)
-    documents, unmapped = mapped
-    attributes.update(_common(documents, schema_name, unmapped, capture_content, max_length))
-    ranking = [{"id": document.id, "score": document.score} for document in documents]
-    attributes[gen_ai.GEN_AI_RETRIEVAL_DOCUMENTS] = _json_within(ranking, max_length)
+    documents = _prepare(mapped[0], capture_content)
+    attributes.update(_common(documents, schema_name, mapped[1], max_length))
+    attributes[gen_ai.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, max_length)
     room = _documents_fitting(budget - len(attributes))
     attributes.update(_document_attributes(SpanAttributes.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))
     return _within_budget(attributes, budget)
@@ -521,8 +605,8 @@ def reranker_attributes(
     budget = DEFAULT_ATTRIBUTE_BUDGET if max_attributes is None else max(max_attributes, 0)
     resolved = _resolve(schema, span_name)
     candidates, query, top_k = _reranker_inputs(inputs)
-    mapped_out = to_documents(output, resolved)
-    mapped_in = to_documents(candidates, resolved) if candidates is not None else None
+    mapped_out = _to_documents(output, resolved)
+    mapped_in = _to_documents(candidates, resolved) if candidates is not None else None
     attributes: dict[str, AttributeValue] = {}
     if query is not None and capture_content:
         attributes[RerankerAttributes.RERANKER_QUERY] = _serialize.current().text(query)
@@ -531,13 +615,14 @@ def reranker_attributes(
     if mapped_out is None:
         attributes.update(_generic_output(output, capture_content))
         return _within_budget(attributes, budget)
-    out_documents, unmapped = mapped_out
-    in_documents, unmapped_in = mapped_in if mapped_in is not None else ([], [])
+    unmapped, unmapped_in = mapped_out[1], mapped_in[1] if mapped_in is not None else []
     missing = unmapped + [column for column in unmapped_in if column not in unmapped]
-    attributes.update(_common(out_documents, resolved.name if resolved is not None else AUTO_SCHEMA, missing, capture_content, max_length))
+    out_documents = _prepare(mapped_out[0], capture_content)
+    attributes.update(_common(out_documents, resolved.name if resolved is not None else AUTO_SCHEMA, missing, max_length))
     room = _documents_fitting(budget - len(attributes))
     outputs_room = min(len(out_documents), room)
+    in_documents = _prepare(mapped_in[0][: room - outputs_room], capture_content) if mapped_in is not None else []
     attributes.update(_document_attributes(RerankerAttributes.RERANKER_OUTPUT_DOCUMENTS, out_documents[:outputs_room], capture_content))
-    attributes.update(_document_attributes(RerankerAttributes.RERANKER_INPUT_DOCUMENTS, in_documents[: room - outputs_room], capture_content))
+    attributes.update(_document_attributes(RerankerAttributes.RERANKER_INPUT_DOCUMENTS, in_documents, capture_content))
     return _within_budget(attributes, budget)
 
