@@ -9,9 +9,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanProcessor
 
 
-def provider_with(exporter: SpanExporter, service: str = "exporters-test", processor: Callable[[SpanExporter], SpanProcessor] = SimpleSpanProcessor) -> TracerProvider:
-    """A TracerProvider sending every span through processor(exporter)."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+def provider_with(
+    exporter: SpanExporter,
+    service: str = "exporters-test",
+    processor: Callable[[SpanExporter], SpanProcessor] = SimpleSpanProcessor,
+    resource: dict[str, str] | None = None,
+) -> TracerProvider:
+    """A TracerProvider with service.name (and more resource attributes) sending every span through processor(exporter)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service, **(resource or {})}))
     provider.add_span_processor(processor(exporter))
     return provider
 
