@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from openinference.semconv.trace import DocumentAttributes, OpenInferenceMimeTypeValues, RerankerAttributes, SpanAttributes
