@@ -46,7 +46,7 @@ def render(records: Iterable[SpanRecord], console: Console, *, trace_id: str | N
                 _add_rich(tree, root, 1, max_depth)
             console.print(tree)
         else:
-            console.print(header, markup=False, highlight=False)
+            console.print(header, markup=False, highlight=False, soft_wrap=True)
             for root in roots:
                 _print_plain(console, root, 1, max_depth)
     return len(ordered)
@@ -95,7 +95,7 @@ def _print_plain(console: Console, node: _Node, depth: int, max_depth: int | Non
     console.print("  " * depth + _label(node.record), markup=False, highlight=False, soft_wrap=True)
     if max_depth is not None and depth >= max_depth:
         if node.children:
-            console.print("  " * (depth + 1) + f"... {_count(node) - 1} more spans", markup=False, highlight=False)
+            console.print("  " * (depth + 1) + f"... {_count(node) - 1} more spans", markup=False, highlight=False, soft_wrap=True)
         return
     for child in node.children:
         _print_plain(console, child, depth + 1, max_depth)

@@ -176,12 +176,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of each record."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
+    """Show the library's warnings (skipped lines, undelivered spans) on stderr, once."""
     logger = logging.getLogger("agent_tracing")
-    if not any(getattr(h, "_agent_tracing_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("agent-tracing: warning: %(message)s"))
-        handler._agent_tracing_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
 
 

@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-from exporters import CountingBatchSpanProcessor, FileSpanExporter, ResilientExporter, batch_processor, exporter_from_uri
+from exporters import CountingBatchSpanProcessor, FileSpanExporter, ResilientExporter, batch_processor, exporter_from_uri, read_spans
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers.oteltap import OtelTap, attributes_of
 
@@ -107,3 +107,29 @@ def test_queue_overflow_is_counted_and_logged(tmp_path: Path, caplog: pytest.Log
     reader.join(timeout=30)
     delivered = sum(len(json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]) for line in received)
     assert delivered + processor.dropped_spans == 300
+
+
+class _Broken(HttpExporter):
+    """A real OTLP exporter whose export raises, as a broken network stack would."""
+
+    def export(self, spans):  # type: ignore[no-untyped-def]
+        raise OSError("network stack exploded")
+
+
+def test_an_exporter_that_raises_never_reaches_the_traced_call(tmp_path: Path) -> None:
+    from tracing._errors import error_counts
+
+    fallback = tmp_path / "fallback.jsonl"
+    resilient = ResilientExporter(_Broken(endpoint="http://127.0.0.1:9/v1/traces"), fallback=fallback, give_up_after_s=0.2)
+    processor = batch_processor(resilient, schedule_delay_millis=50)
+    provider = provider_with(resilient, processor=lambda _: processor)
+
+    def traced(x: int) -> int:
+        with provider.get_tracer("t").start_as_current_span("call"):
+            return x * 2
+
+    assert [traced(i) for i in range(5)] == [0, 2, 4, 6, 8]
+    provider.shutdown()
+    assert error_counts()["exporter _Broken"] >= 1
+    assert processor.dropped_spans == 0 and processor.fallback_spans == 5
+    assert len(list(read_spans(fallback, strict=True))) == 5
