@@ -24,7 +24,7 @@ _SECRET_WORDS = (
     r"|private[_-]?key|access[_-]?key|secret[_-]?key|client[_-]?secret|bearer"
 )
 _SECRET_KEY = re.compile(rf"(?i)^(?:.*[_\-. ])?(?:{_SECRET_WORDS})$|^(?:.*[a-z0-9])(?:Password|Secret|Token|ApiKey|PrivateKey|SecretKey|AccessKey|Cookie|Credentials?)$")
-_SECRET_KEY_IN_TEXT = re.compile(rf'"(?:[^"\\]*[_\-. ]|[^"\\]*[a-z0-9](?=[A-Z]))?(?i:{_SECRET_WORDS})"\s*:')
+
 
 
 def jsonable(value: Any) -> Any:
@@ -80,7 +80,7 @@ def _default(value: Any) -> Any:
 class Serializer:
     """JSON encoding with the redaction and length limit of one configuration."""
 
-    __slots__ = ("max_length", "_encode", "_redaction", "_extra_keys", "_value_patterns", "_walk")
+    __slots__ = ("max_length", "_encode", "_redaction", "_extra_keys", "_value_patterns", "_walk", "_verdicts")
 
     def __init__(self, max_length: int = 65536, redaction: Redaction | None = None) -> None:
         self.max_length = max_length
@@ -89,6 +89,7 @@ class Serializer:
         self._extra_keys = re.compile("|".join(f"(?:{p})" for p in redaction.keys), re.I) if redaction.keys else None
         self._value_patterns = re.compile("|".join(f"(?:{p})" for p in redaction.values)) if redaction.values else None
         self._walk = redaction.enabled and (redaction.callback is not None)
+        self._verdicts: dict[str, bool] = {}
 
     def dumps(self, value: Any) -> str:
         """Serialize a value to a JSON string for an attribute; never raises."""
@@ -108,11 +109,7 @@ class Serializer:
     def finish(self, text: str, value: Any) -> str:
         """Redact and cut an encoded JSON text."""
         redaction = self._redaction
-        if redaction.enabled and (
-            self._walk
-            or _SECRET_KEY_IN_TEXT.search(text) is not None
-            or (self._extra_keys is not None and self._extra_keys.search(text) is not None)
-        ):
+        if redaction.enabled and (self._walk or self._has_secret_key(text)):
             text = self._redact_structure(text)
         if self._value_patterns is not None and redaction.enabled:
             text = self._value_patterns.sub(REDACTED, text)
@@ -127,7 +124,28 @@ class Serializer:
 
     def is_secret_key(self, key: str) -> bool:
         """Whether values under this key are hidden."""
-        return _SECRET_KEY.match(key) is not None or (self._extra_keys is not None and self._extra_keys.search(key) is not None)
+        secret = self._verdicts.get(key)
+        if secret is None:
+            secret = _SECRET_KEY.match(key) is not None or (
+                self._extra_keys is not None and self._extra_keys.search(key) is not None
+            )
+            if len(self._verdicts) < 4096:
+                self._verdicts[key] = secret
+        return secret
+
+    @property
+    def rewrites_values(self) -> bool:
+        """Whether redaction may change values whatever their key (a callback or value patterns)."""
+        return self._redaction.enabled and (self._walk or self._value_patterns is not None)
+
+    def _has_secret_key(self, text: str) -> bool:
+        """Whether an encoded JSON text has a secret key; keys, unlike values, end in '": '."""
+        parts = text.split('": ')
+        for index in range(len(parts) - 1):
+            part = parts[index]
+            if self.is_secret_key(part[part.rfind('"') + 1 :]):
+                return True
+        return False
 
     def _redact_structure(self, text: str) -> str:
         try:
