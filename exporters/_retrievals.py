@@ -108,7 +108,7 @@ def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]
     """Ranked documents from retrieval.documents.N.*; the tail from output.value when the attribute budget cut it short."""
     found: dict[int, dict[str, Any]] = {}
     for key, value in record.attributes.items():
-        match = _DOCUMENT_KEY.match(key)
+        match = _DOCUMENT_KEY.match(key) if key.startswith("retrieval.") else None
         if match:
             found.setdefault(int(match.group(1)), {})[match.group(2)] = value
     entries = []
@@ -116,7 +116,7 @@ def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]
         fields = found[index]
         metadata = _json_object(fields.get("metadata"))
         entries.append((fields.get("id"), metadata.pop("doc_uri", None), fields.get("score"), fields.get("content"), metadata))
-    for item in _output_documents(record)[len(entries):]:
+    for item in _output_documents(record, len(entries))[len(entries):]:
         metadata = dict(item.get("metadata") or {})
         metadata.pop("chunk_id", None)
         entries.append((item.get("id"), metadata.pop("doc_uri", None), None, item.get("page_content"), metadata))
@@ -136,10 +136,11 @@ def _json_object(value: Any) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else {}
 
 
-def _output_documents(record: SpanRecord) -> list[dict[str, Any]]:
+def _output_documents(record: SpanRecord, known: int) -> list[dict[str, Any]]:
+    """The documents of output.value when the span holds more documents than its `known` attributes."""
     count = record.attributes.get("agent_tracing.retriever.document_count")
     value = record.attributes.get("output.value")
-    if not isinstance(count, int) or not isinstance(value, str) or not value.startswith("["):
+    if not isinstance(count, int) or count <= known or not isinstance(value, str) or not value.startswith("["):
         return []
     try:
         items = json.loads(value)

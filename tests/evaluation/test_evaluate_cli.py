@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 import tracing
 from exporters import iter_retrievals
-from tests.evaluation.helpers import KB, agent_tracing, ask_all
+from tests.evaluation.helpers import KB, ROOT, agent_tracing, ask_all
 
 NDCG3_RETURNS = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
 """nDCG@3 of [shipping, returns, returns] against {returns, refunds}."""
@@ -165,3 +168,19 @@ def test_an_unreadable_trace_file_exits_2(tmp_path: Path) -> None:
     completed = agent_tracing("evaluate", tmp_path / "missing.jsonl", "--ground-truth", truth)
     assert completed.returncode == 2
     assert f"{tmp_path / 'missing.jsonl'}: cannot open" in completed.stderr
+
+
+def test_the_rag_example_scores_against_its_ground_truth(tmp_path: Path) -> None:
+    trace_file, out = tmp_path / "rag.jsonl", tmp_path / "eval.json"
+    example = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "rag_agent.py")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "AGENT_TRACING_EXPORTERS": f"file://{trace_file}"},
+    )
+    assert example.returncode == 0, example.stderr
+
+    completed = agent_tracing("evaluate", trace_file, "--ground-truth", ROOT / "examples" / "data" / "ground_truth.jsonl", "-o", out)
+
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(out.read_text())
+    assert report["counts"] == {"scored_rows": 10, "unmatched_rows": 0, "ground_truth_rows": 10, "unmatched_ground_truth": 0}
+    assert report["aggregate"]["hit_rate@5"] == 1.0
