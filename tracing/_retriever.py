@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import threading
 import warnings
@@ -16,7 +15,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracing import _runtime, _serialize
+from tracing import _serialize
 from tracing._errors import report
 
 SCHEMA_ATTRIBUTE = "agent_tracing.retriever.schema"
@@ -28,7 +27,6 @@ DEFAULT_ATTRIBUTE_BUDGET = 96
 
 _PER_DOCUMENT = 4
 _JSON = OpenInferenceMimeTypeValues.JSON.value
-_plain = json.JSONEncoder(ensure_ascii=False, default=_serialize.jsonable).encode
 _quote = encode_basestring
 _CONTENT_KEYS = ("page_content", "content", "text")
 _ID_KEYS = ("id", "doc_id", "document_id", "chunk_id", "node_id", "id_")
@@ -413,43 +411,8 @@ def _prepare(documents: list[_Mapped], capture_content: bool) -> list[_Recorded]
 
 
 def _metadata_json(metadatas: list[dict[str, Any]], serializer: _serialize.Serializer) -> list[str | None]:
-    """Each metadata as JSON as the serializer writes it (redacted, cut); plain JSON values with no secret key skip its text scan."""
-    redaction = _runtime.state.settings.redact
-    if redaction.callback is None or not redaction.enabled:
-        secrets = _SecretKeys(serializer, redaction.enabled)
-        if all(secrets.clean(metadata) for metadata in metadatas):
-            return [serializer.text(_plain(metadata)) if metadata else None for metadata in metadatas]
+    """Each metadata as JSON as the serializer writes it (redacted, cut)."""
     return [serializer.dumps(metadata) if metadata else None for metadata in metadatas]
-
-
-class _SecretKeys:
-    """Whether a JSON-native value holds no key the serializer would redact (answers cached per key)."""
-
-    __slots__ = ("_serializer", "_enabled", "_seen")
-
-    def __init__(self, serializer: _serialize.Serializer, enabled: bool) -> None:
-        self._serializer, self._enabled, self._seen = serializer, enabled, {}
-
-    def clean(self, value: Any, depth: int = 0) -> bool:
-        """True when the value is plain JSON (str, numbers, bool, None, lists, str-keyed dicts) with no secret-looking key."""
-        if value is None or isinstance(value, (str, int, float)):
-            return True
-        if depth > 20:
-            return False
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str) or self._secret(key) or not self.clean(item, depth + 1):
-                    return False
-            return True
-        if isinstance(value, list):
-            return all(self.clean(item, depth + 1) for item in value)
-        return False
-
-    def _secret(self, key: str) -> bool:
-        found = self._seen.get(key)
-        if found is None:
-            found = self._seen[key] = self._enabled and self._serializer.is_secret_key(key)
-        return found
 
 
 def _mlflow_part(document: _Recorded, content: str) -> str:
