@@ -32,6 +32,7 @@ STREAM_CHUNK_EVENT = "agent_tracing.stream.chunk"
 
 
 _OK = Status(StatusCode.OK)
+_ATTRIBUTES_AFTER_OUTPUT = 16
 
 
 class SpanType(str, enum.Enum):
@@ -117,11 +118,17 @@ def set_document_outputs(
     schema: str | None,
     capture_content: bool,
     serializer: Serializer,
+    attribute_limit: int | None,
 ) -> None:
-    """Record a retriever's or reranker's result as documents (SPEC 4)."""
+    """Record a retriever's or reranker's result as documents (SPEC 4), within the span's attribute room."""
     from tracing import _retriever
 
-    options = {"span_name": span_name, "schema": schema, "capture_content": capture_content, "max_length": serializer.max_length}
+    room = None
+    if attribute_limit is not None:
+        recorded = getattr(span, "attributes", None) or {}
+        room = max(attribute_limit - len(recorded) - _ATTRIBUTES_AFTER_OUTPUT, 0)
+    options = {"span_name": span_name, "schema": schema, "capture_content": capture_content,
+               "max_length": serializer.max_length, "max_attributes": room}
     if span_type == SpanType.RETRIEVER.value:
         span.set_attributes(_retriever.retriever_attributes(value, **options))
     else:

@@ -31,7 +31,8 @@ MAX_SPAN_ATTRIBUTES = 1024
 class _State:
     """What every traced call reads: the tracer and settings of the active configuration."""
 
-    __slots__ = ("tracer", "settings", "serializer", "provider", "owned", "generation", "memory", "guards")
+    __slots__ = ("tracer", "settings", "serializer", "provider", "owned", "generation", "memory", "guards",
+                 "attribute_limit")
 
     def __init__(self) -> None:
         self.tracer: trace.Tracer | None = None
@@ -42,6 +43,7 @@ class _State:
         self.generation = 0
         self.memory: InMemorySpanExporter | None = None
         self.guards: list[_GuardedExporter] = []
+        self.attribute_limit: int | None = None
 
 
 state = _State()
@@ -158,17 +160,20 @@ def _announce_default() -> None:
         )
 
 
+def _attribute_limit() -> int:
+    env_limit = os.environ.get("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "")
+    return max(MAX_SPAN_ATTRIBUTES, int(env_limit)) if env_limit.isdigit() else MAX_SPAN_ATTRIBUTES
+
+
 def _new_provider(settings: Settings) -> TracerProvider:
     attributes: dict[str, Any] = dict(settings.resource_attributes)
     if settings.service_name:
         attributes[SERVICE_NAME] = settings.service_name
     sampler = None if settings.sample_ratio is None else ParentBased(TraceIdRatioBased(settings.sample_ratio))
-    env_limit = os.environ.get("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "")
-    limit = max(MAX_SPAN_ATTRIBUTES, int(env_limit)) if env_limit.isdigit() else MAX_SPAN_ATTRIBUTES
     return TracerProvider(
         resource=Resource.create(attributes),
         sampler=sampler,
-        span_limits=SpanLimits(max_span_attributes=limit, max_attribute_length=settings.max_attribute_length + 64),
+        span_limits=SpanLimits(max_span_attributes=_attribute_limit(), max_attribute_length=settings.max_attribute_length + 64),
     )
 
 
@@ -206,6 +211,7 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     state.serializer = serializer
     state.provider = provider
     state.owned = provider is not global_provider
+    state.attribute_limit = _attribute_limit() if state.owned else None
     state.guards = guards
     state.generation += 1
     state.tracer = provider.get_tracer(INSTRUMENTATION_NAME, _version())

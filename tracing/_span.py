@@ -102,7 +102,8 @@ def record_outputs(otel: trace.Span, span_type: str, name: str, inputs: Any, out
     if span_type in (SpanType.RETRIEVER.value, SpanType.RERANKER.value):
         try:
             _attributes.set_document_outputs(
-                otel, span_type, name, inputs, outputs, schema, settings.capture_content, serializer
+                otel, span_type, name, inputs, outputs, schema, settings.capture_content, serializer,
+                _runtime.state.attribute_limit,
             )
             return
         except Exception as exc:  # noqa: BLE001

@@ -354,3 +354,19 @@ def test_foreign_provider_with_the_sdk_default_limit_keeps_inputs_and_outputs(tm
     assert len(json.loads(attributes["output.value"])) == 500
     indexes = {key.split(".")[2] for key in attributes if key.startswith("retrieval.documents.")}
     assert 10 <= len(indexes) < 500
+
+
+def test_our_provider_records_every_document_of_a_large_retrieval():
+    import tracing
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    tracing.configure(exporters=[memory])
+    try:
+        rows = [{"id": f"d{i}", "content": "x", "doc_uri": f"u{i}", "score": 1.0} for i in range(100)]
+        tracing.trace(span_type="RETRIEVER", name="big")(lambda query: rows)("q")
+        attributes = memory.get_finished_spans()[0].attributes
+        assert sum(1 for key in attributes if key.endswith(".document.id")) == 100
+        assert attributes["input.value"] == '{"query": "q"}'
+    finally:
+        tracing.shutdown()
