@@ -63,8 +63,50 @@ def push(
     return result
 
 
-def to_readable_span(record: SpanRecord, resources: dict[str, Resource] | None = None) -> ReadableSpan:
+class _Resource(Resource):
+    """A Resource whose hash is computed once (the SDK's encoder hashes the resource of every span)."""
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        super().__init__(attributes)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or super().__eq__(other)
+
+
+class _Cache:
+    """Resources and scopes shared by the spans of a push, so each is built and hashed once."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, Resource] = {}
+        self.scopes: dict[tuple[str, str], InstrumentationScope] = {}
+        self._last: tuple[dict[str, Any], Resource] | None = None
+
+    def resource(self, attributes: dict[str, Any]) -> Resource:
+        """The Resource for these attributes (records of one line share one dict: looked up once)."""
+        if self._last is not None and self._last[0] is attributes:
+            return self._last[1]
+        key = json.dumps(attributes, sort_keys=True, default=repr)
+        resource = self.resources.get(key)
+        if resource is None:
+            resource = self.resources[key] = _Resource(attributes)
+        self._last = (attributes, resource)
+        return resource
+
+    def scope(self, name: str, version: str) -> InstrumentationScope:
+        """The InstrumentationScope for (name, version)."""
+        scope = self.scopes.get((name, version))
+        if scope is None:
+            scope = self.scopes[(name, version)] = InstrumentationScope(name, version or None)
+        return scope
+
+
+def to_readable_span(record: SpanRecord, cache: _Cache | None = None) -> ReadableSpan:
     """Rebuild an SDK ReadableSpan from a span record (same ids, parent, times, resource, scope, status)."""
+    cache = cache or _Cache()
     trace_id = int(record.trace_id, 16)
     flags = record.flags
     state = _trace_state(record.trace_state)
@@ -76,7 +118,7 @@ def to_readable_span(record: SpanRecord, resources: dict[str, Resource] | None =
         name=record.name,
         context=context,
         parent=parent,
-        resource=_resource(record.resource, resources),
+        resource=cache.resource(record.resource),
         attributes=record.attributes,
         events=[Event(e.name, e.attributes, e.time_unix_nano) for e in record.events],
         links=[
@@ -89,12 +131,12 @@ def to_readable_span(record: SpanRecord, resources: dict[str, Resource] | None =
         else Status(StatusCode.UNSET),
         start_time=record.start_time_unix_nano,
         end_time=record.end_time_unix_nano,
-        instrumentation_scope=InstrumentationScope(record.scope_name, record.scope_version or None),
+        instrumentation_scope=cache.scope(record.scope_name, record.scope_version),
     )
 
 
 def _spans_with_position(paths: list[Path], result: PushResult) -> Iterator[tuple[int, ReadableSpan]]:
-    resources: dict[str, Resource] = {}
+    cache = _Cache()
     done = 0
     for path in paths:
         stream, raw = open_trace_file(path)
@@ -112,7 +154,7 @@ def _spans_with_position(paths: list[Path], result: PushResult) -> Iterator[tupl
                         continue
                     position = done + raw.tell()
                     for record in records:
-                        yield position, to_readable_span(record, resources)
+                        yield position, to_readable_span(record, cache)
             except (OSError, EOFError) as exc:
                 result.skipped_lines += 1
                 logger.warning("%s", TraceFileError(str(path), number + 1, f"stopped reading a damaged file ({exc})"))
@@ -128,16 +170,6 @@ def _send(exporter: ResilientExporter, batch: list[ReadableSpan], result: PushRe
         exporter.begin_shutdown()
     result.failed += failed
     result.sent += len(batch) - failed
-
-
-def _resource(attributes: dict[str, Any], cache: dict[str, Resource] | None) -> Resource:
-    if cache is None:
-        return Resource(attributes)
-    key = json.dumps(attributes, sort_keys=True, default=repr)
-    resource = cache.get(key)
-    if resource is None:
-        resource = cache[key] = Resource(attributes)
-    return resource
 
 
 def _trace_state(header: str) -> TraceState | None:

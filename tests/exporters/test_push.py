@@ -74,3 +74,39 @@ def test_push_skips_a_torn_line_and_reports_it(oteltap: OtelTap, tmp_path: Path)
     assert f"{path}:10" in run.stderr
     assert "sent 9 spans, failed 0, skipped 1" in run.stderr
     assert len(oteltap.wait_for(9)) == 9
+
+
+def _big_trace_file(path: Path, spans: int, per_line: int = 500) -> None:
+    """An OTLP JSON Lines file of `spans` spans with distinct ids, in traces of 10 (a root and 9 children)."""
+    import json
+
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bulk"}}]}
+    with open(path, "w") as out:
+        for first in range(0, spans, per_line):
+            batch = []
+            for n in range(first, min(spans, first + per_line)):
+                root = n - n % 10
+                batch.append(
+                    {
+                        "traceId": format(root + 1, "032x"),
+                        "spanId": format(n + 1, "016x"),
+                        "parentSpanId": "" if n == root else format(root + 1, "016x"),
+                        "name": "bulk",
+                        "kind": 1,
+                        "startTimeUnixNano": str(1_700_000_000_000_000_000 + n * 1000),
+                        "endTimeUnixNano": str(1_700_000_000_000_000_000 + n * 1000 + 500),
+                        "attributes": [{"key": "n", "value": {"intValue": str(n)}}],
+                        "status": {},
+                    }
+                )
+            out.write(json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "bulk"}, "spans": batch}]}]}) + "\n")
+
+
+def test_push_of_100000_spans_all_arrive(oteltap: OtelTap, tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    _big_trace_file(path, 100_000)
+    assert main(["push", str(path), "--endpoint", oteltap.endpoint]) == 0
+    received = oteltap.wait_for(100_000, timeout_s=180)
+    assert len(received) == 100_000
+    assert len({s["spanId"] for s in received}) == 100_000
+    assert all(s["parentSpanId"] == "" or int(s["spanId"], 16) - int(s["parentSpanId"], 16) < 10 for s in received)
