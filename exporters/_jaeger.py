@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from exporters._reader import SpanRecord, read_spans
+from exporters._reader import SpanRecord
 
 _KIND_TAGS = {"SERVER": "server", "CLIENT": "client", "PRODUCER": "producer", "CONSUMER": "consumer", "INTERNAL": "internal"}
 
@@ -37,13 +37,13 @@ def to_jaeger(records: Iterable[SpanRecord]) -> dict[str, Any]:
     return {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}
 
 
-def write_jaeger(paths: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]) -> int:
-    """Convert trace files into one Jaeger JSON file; return the number of traces written."""
-    document = to_jaeger(read_spans(list(paths)))
+def write_jaeger(records: Iterable[SpanRecord], output: str | os.PathLike[str]) -> tuple[int, int]:
+    """Write the records as one Jaeger JSON file (parent folders created); return (traces, spans) written."""
+    document = to_jaeger(records)
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    return len(document["data"])
+    return len(document["data"]), sum(len(trace["spans"]) for trace in document["data"])
 
 
 def _span(span: SpanRecord, process_id: str) -> dict[str, Any]:

@@ -59,17 +59,10 @@ def _jaeger_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _jaeger(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
+    from exporters._jaeger import write_jaeger
 
-    from exporters._jaeger import to_jaeger
-
-    document = to_jaeger(read_records(args.files))
-    target = Path(args.output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    spans = sum(len(t["spans"]) for t in document["data"])
-    print(f"wrote {len(document['data'])} traces ({spans} spans) to {target}; open it in the Jaeger UI with Search > JSON File", file=sys.stderr)
+    traces, spans = write_jaeger(read_records(args.files), args.output)
+    print(f"wrote {traces} traces ({spans} spans) to {args.output}; open it in the Jaeger UI with Search > JSON File", file=sys.stderr)
     return EXIT_OK
 
 
@@ -125,13 +118,13 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments for the demo")
+    """The demo takes no arguments."""
 
 
 def _demo(args: argparse.Namespace) -> int:
     from exporters import _demo
 
-    return int(_demo.main(args.demo_args))
+    return int(_demo.main(args))
 
 
 COMMANDS: list[Command] = [
