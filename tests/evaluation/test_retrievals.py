@@ -157,16 +157,20 @@ def test_a_missing_trace_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_documents_beyond_the_attribute_budget_come_from_the_output(trace_file: Path) -> None:
+    many = 400
+
     @tracing.trace(name="kb_search", span_type="RETRIEVER")
     def wide(query: str) -> list[dict[str, Any]]:
-        return [{"doc_id": f"d{i}", "text": f"text {i}", "url": f"{KB}page-{i}", "section": "s", "score": 1 - i / 100} for i in range(40)]
+        return [{"doc_id": f"d{i}", "text": f"t{i}", "url": f"{KB}{i}", "section": "s", "score": 1 - i / 1000} for i in range(many)]
 
     wide("everything")
     tracing.force_flush()
     (span,) = read_spans(trace_file)
     in_attributes = len({key.split(".")[2] for key in span.attributes if key.startswith("retrieval.documents.")})
+    in_output = len(json.loads(span.attributes["output.value"]))
     (row,) = iter_retrievals(trace_file)
-    assert in_attributes < 40
-    assert [(d["rank"], d["id"], d["doc_uri"]) for d in row["documents"]] == [(i + 1, f"d{i}", f"{KB}page-{i}") for i in range(40)]
+    assert in_attributes < in_output
+    assert [(d["rank"], d["id"], d["doc_uri"]) for d in row["documents"]] == [(i + 1, f"d{i}", f"{KB}{i}") for i in range(in_output)]
     assert row["documents"][in_attributes - 1]["score"] is not None and row["documents"][in_attributes]["score"] is None
-    assert row["documents"][39]["content"] == "text 39" and row["documents"][39]["metadata"] == {"section": "s"}
+    last = row["documents"][-1]
+    assert last["content"] == f"t{in_output - 1}" and last["metadata"] == {"section": "s"}
