@@ -128,20 +128,9 @@ def _processor_for(item: Any, guards: list[_GuardedExporter]) -> SpanProcessor:
         return SimpleSpanProcessor(state.memory)
     if uri == "console":
         return SimpleSpanProcessor(_GuardedExporter(ConsoleSpanExporter()))
-    if uri in ("otlp+http:", "otlp+grpc:"):
-        return _batch(_GuardedExporter(_otlp_from_environment(uri)))
     import exporters
 
     return _batch(_GuardedExporter(exporters.exporter_from_uri(uri)))
-
-
-def _otlp_from_environment(uri: str) -> SpanExporter:
-    """An OTLP exporter whose endpoint, headers, TLS and timeout come from OTEL_EXPORTER_OTLP_*."""
-    if uri == "otlp+grpc:":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]
-    return OTLPSpanExporter()
 
 
 def _batch(exporter: SpanExporter) -> SpanProcessor:
