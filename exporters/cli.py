@@ -133,7 +133,7 @@ COMMANDS: list[Command] = [
     ("push", "replay trace files to an OTLP collector or Jaeger", _push_args, _push),
     ("retrievals", "export the retriever spans as an evaluation data set (JSONL or CSV)", retrievals_args, retrievals_command),
     ("evaluate", "score the retriever spans against ground truth: precision, recall, hit rate, MRR, nDCG", evaluate_args, evaluate_command),
-    ("demo", "run an example agent traced to traces/traces.jsonl and show the trace", _demo_args, _demo),
+    ("demo", "run the RAG example traced to traces/traces.jsonl, show a trace and evaluate its retrievals", _demo_args, _demo),
 ]
 """Subcommands as (name, help, add arguments, run); a new subcommand is one more entry."""
 
