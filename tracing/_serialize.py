@@ -9,7 +9,7 @@ import enum
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -188,5 +188,3 @@ def to_json(value: Any) -> str:
     """Serialize a value with the active configuration; never raises."""
     return _current.dumps(value)
 
-
-Dumps = Callable[[Any], str]
