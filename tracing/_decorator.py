@@ -134,9 +134,11 @@ class _Plan:
 
     def close(self, span: Any, inputs: Any, output: Any) -> None:
         """Record the output and end the span."""
-        if self.spec.capture_outputs and span.is_recording():
-            record_outputs(span, self.span_type, self.name, inputs, output, self.spec.retriever_schema)
-        span.end()
+        try:
+            if self.spec.capture_outputs and span.is_recording():
+                record_outputs(span, self.span_type, self.name, inputs, output, self.spec.retriever_schema)
+        finally:
+            span.end()
 
     def fail(self, span: Any, exc: BaseException) -> None:
         """Record the exception and end the span."""
