@@ -412,7 +412,25 @@ def _prepare(documents: list[_Mapped], capture_content: bool) -> list[_Recorded]
 
 def _metadata_json(metadatas: list[dict[str, Any]], serializer: _serialize.Serializer) -> list[str | None]:
     """Each metadata as JSON as the serializer writes it (redacted, cut)."""
-    return [serializer.dumps(metadata) if metadata else None for metadata in metadatas]
+    walks = serializer.walks_structure
+    return [None if not metadata else (serializer.dumps(metadata) if walks else _flat_json(metadata, serializer))
+            for metadata in metadatas]
+
+
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: _quote, int: int.__repr__, bool: lambda value: "true" if value else "false", type(None): lambda value: "null",
+}
+
+
+def _flat_json(metadata: dict[str, Any], serializer: _serialize.Serializer) -> str:
+    """What serializer.dumps writes for a dict, built directly when its keys are plain and its values scalars."""
+    parts = []
+    for key, value in metadata.items():
+        write = _SCALARS.get(type(value))
+        if write is None or type(key) is not str or serializer.is_secret_key(key):
+            return serializer.dumps(metadata)
+        parts.append(_quote(key) + ": " + write(value))
+    return serializer.text("{" + ", ".join(parts) + "}")
 
 
 def _mlflow_part(document: _Recorded, content: str) -> str:

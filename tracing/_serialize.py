@@ -134,6 +134,11 @@ class Serializer:
         return secret
 
     @property
+    def walks_structure(self) -> bool:
+        """Whether a redaction callback sees every key and value (so only a full dumps encodes as configured)."""
+        return self._walk
+
+    @property
     def rewrites_values(self) -> bool:
         """Whether redaction may change values whatever their key (a callback or value patterns)."""
         return self._redaction.enabled and (self._walk or self._value_patterns is not None)
