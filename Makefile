@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench servers
+.PHONY: demo test bench compare servers
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,6 @@ test: servers
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_core.py
+
+compare: $(VENV)/.installed
+	$(BIN)/python benchmarks/compare.py
