@@ -119,17 +119,19 @@ class _Plan:
             attributes = {**attributes, **extra}
         span = tracer.start_span(self.name, attributes=attributes)
         inputs = None
-        if span.is_recording():
-            spec = self.spec
-            if spec.capture_inputs or spec.input_hook is not None or self.documents:
+        spec = self.spec
+        if span.is_recording() and (spec.capture_inputs or spec.input_hook is not None or self.documents):
+            try:
                 inputs = self.binder.bind(bound, args, kwargs)
                 if spec.capture_inputs and inputs and _state.settings.capture_content:
                     span.set_attributes(_attributes.input_attributes(inputs, _state.serializer))
-                if spec.input_hook is not None:
-                    try:
-                        span.set_attributes(spec.input_hook(inputs))
-                    except Exception as exc:  # noqa: BLE001
-                        report("input hook", exc)
+            except Exception as exc:  # noqa: BLE001 - the span still records the call
+                report("recording inputs", exc)
+            if spec.input_hook is not None:
+                try:
+                    span.set_attributes(spec.input_hook(inputs or {}))
+                except Exception as exc:  # noqa: BLE001
+                    report("input hook", exc)
         return span, inputs
 
     def close(self, span: Any, inputs: Any, output: Any) -> None:
