@@ -10,7 +10,8 @@ from exporters import FileSpanExporter, read_spans
 from exporters._push import push
 from exporters.cli import main
 from tests.exporters.helpers import provider_with, write_tree
-from tests.servers.oteltap import OtelTap, _free_port, attributes_of
+from tests.servers import free_port
+from tests.servers.oteltap import OtelTap, attributes_of
 
 
 def _trace_file(path: Path, traces: int) -> Path:
@@ -49,7 +50,7 @@ def test_cli_push_exit_codes(oteltap: OtelTap, tmp_path: Path) -> None:
 
 def test_push_to_an_absent_receiver_fails_with_exit_1(tmp_path: Path) -> None:
     path = _trace_file(tmp_path / "t.jsonl", traces=4)
-    port = _free_port()
+    port = free_port()
     run = subprocess.run(
         [sys.executable, "-m", "exporters.cli", "push", str(path), "--endpoint", f"http://127.0.0.1:{port}", "--timeout", "1", "--retry-for", "2", "--batch-size", "5"],
         capture_output=True,

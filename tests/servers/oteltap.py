@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,21 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.servers import free_port, port_open
+
 STARTUP_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class OtelTap:
@@ -59,7 +46,7 @@ class OtelTap:
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
         self._reader.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not _port_open(self.port):
+        while not port_open(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"oteltap did not start on port {self.port}")
@@ -124,7 +111,7 @@ def attributes_of(span: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def oteltap() -> Iterator[OtelTap]:
     """A fresh oteltap OTLP/HTTP receiver on a free 127.0.0.1 port, stopped after the test."""
-    tap = OtelTap(_free_port())
+    tap = OtelTap(free_port())
     tap.start()
     try:
         yield tap

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from tests.servers import free_port, port_open
 
 PHOENIX_VERSION = "20.26.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,20 +56,6 @@ def install() -> Path:
             )
             _MARKER.write_text(PHOENIX_VERSION)
     return phoenix_executable()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class PhoenixServer:
@@ -161,16 +148,16 @@ def _ready(server: PhoenixServer) -> bool:
         response = requests.get(f"{server.base_url}/readyz", timeout=2)
     except requests.RequestException:
         return False
-    return response.status_code == 200 and _port_open(server.grpc_port)
+    return response.status_code == 200 and port_open(server.grpc_port)
 
 
 def start_phoenix(working_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> PhoenixServer:
     """Start `phoenix serve` on free loopback ports and wait until HTTP and gRPC answer."""
     executable = install()
     working_dir.mkdir(parents=True, exist_ok=True)
-    http_port, grpc_port = _free_port(), _free_port()
+    http_port, grpc_port = free_port(), free_port()
     while grpc_port == http_port:
-        grpc_port = _free_port()
+        grpc_port = free_port()
     log_path = working_dir / "phoenix.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
