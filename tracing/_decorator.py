@@ -397,21 +397,14 @@ def traced(func: F, spec: SpanSpec) -> F:
         raise TypeError(f"@trace needs a callable, got {type(target).__name__}")
     plan = _Plan(spec, target, spec.name or getattr(target, "__name__", None) or type(target).__name__)
 
-    if inspect.isasyncgenfunction(target):
+    if inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
+        traced_stream = _traced_async_generator if inspect.isasyncgenfunction(target) else _traced_generator
 
         def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            agen = wrapped(*args, **kwargs)
+            stream = wrapped(*args, **kwargs)
             if suppressed.get():
-                return agen
-            return _traced_async_generator(plan, agen, contextvars.copy_context(), instance is not None, args, kwargs)
-
-    elif inspect.isgeneratorfunction(target):
-
-        def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            gen = wrapped(*args, **kwargs)
-            if suppressed.get():
-                return gen
-            return _traced_generator(plan, gen, contextvars.copy_context(), instance is not None, args, kwargs)
+                return stream
+            return traced_stream(plan, stream, contextvars.copy_context(), instance is not None, args, kwargs)
 
     elif inspect.iscoroutinefunction(target):
 
