@@ -2,7 +2,7 @@
 
 The file is written fast: one real trace (AGENT root, EMBEDDING, RETRIEVER with 5 documents,
 CHAT_MODEL) is traced to a file once, then its line is copied with fresh trace and span ids and
-the questions of examples/data/ground_truth.jsonl in turn, so every retriever row matches the
+the questions of exporters/demo/data/ground_truth.jsonl in turn, so every retriever row matches the
 ground truth. Each command runs in its own process; peak memory is that process's maximum
 resident set size. Bounded memory shows as the same peak for both sizes.
 
@@ -28,7 +28,7 @@ import tracing  # noqa: E402
 from benchmarks._harness import machine  # noqa: E402
 from tracing import ResponsesAgent, ResponsesAgentRequest, ResponsesAgentResponse  # noqa: E402
 
-GROUND_TRUTH = ROOT / "examples" / "data" / "ground_truth.jsonl"
+GROUND_TRUTH = ROOT / "exporters" / "demo" / "data" / "ground_truth.jsonl"
 QUESTIONS = [json.loads(line)["request"] for line in GROUND_TRUTH.read_text(encoding="utf-8").splitlines() if line.strip()]
 PLACEHOLDER = "QUESTION-PLACEHOLDER"
 SPANS_PER_TRACE = 4

@@ -25,8 +25,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
-from exporters import FileSpanExporter, batch_processor, exporter_from_uri, read_spans  # noqa: E402
-from exporters._push import push  # noqa: E402
+from exporters import FileSpanExporter, batch_processor, exporter_from_uri  # noqa: E402
+from exporters.tracefiles import read_spans  # noqa: E402
+from exporters.tracefiles.push import push  # noqa: E402
 from tests.servers.oteltap import OtelTap, _free_port  # noqa: E402
 
 

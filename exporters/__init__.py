@@ -1,33 +1,21 @@
-"""Exporters for agent-tracing: trace files, OTLP collectors, readers, Jaeger JSON and the CLI."""
+"""The OpenTelemetry SDK components of agent-tracing: the trace-file exporter, OTLP exporters built from URIs,
+resilient delivery and a batch processor that counts what it drops.
 
-from exporters._delivery import ResilientExporter
-from exporters._evaluate import Evaluation, GroundTruth, GroundTruthError, evaluate, load_ground_truth, retrieval_metrics
+Beneath: `exporters.tracefiles` (read, view, convert to Jaeger and push trace files), `exporters.evaluation`
+(retrieval data sets, ground truth, metrics, the HTML report) and `exporters.cli` (the `agent-tracing` command).
+"""
+
+from exporters._delivery import GuardedExporter, ResilientExporter
 from exporters._file import FileSpanExporter
 from exporters._processor import CountingBatchSpanProcessor, SpanQueueFull, batch_processor
-from exporters._reader import SpanEvent, SpanLink, SpanRecord, TraceFileError, iter_lines, read_spans
-from exporters._retrievals import iter_retrievals, request_text, write_retrievals
 from exporters._uris import exporter_from_uri
 
 __all__ = [
     "CountingBatchSpanProcessor",
-    "Evaluation",
     "FileSpanExporter",
-    "GroundTruth",
-    "GroundTruthError",
+    "GuardedExporter",
     "ResilientExporter",
-    "SpanEvent",
-    "SpanLink",
     "SpanQueueFull",
-    "SpanRecord",
-    "TraceFileError",
     "batch_processor",
-    "evaluate",
     "exporter_from_uri",
-    "iter_lines",
-    "iter_retrievals",
-    "load_ground_truth",
-    "read_spans",
-    "request_text",
-    "retrieval_metrics",
-    "write_retrievals",
 ]

@@ -1,4 +1,5 @@
-"""ResilientExporter: keeps retrying a batch while the collector is away, then spills it to a fallback file."""
+"""Delivery of span batches: GuardedExporter keeps an exporter's failures from escaping, ResilientExporter
+retries a batch while the collector is away, then spills it to a fallback file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from exporters._file import FileSpanExporter
-from exporters._report import report
+from exporters.failures import report
 
 logger = logging.getLogger("agent_tracing.exporters")
 
@@ -91,3 +92,37 @@ class ResilientExporter(SpanExporter):
             self.lost_spans += len(spans)
             report("span delivery", ConnectionError(f"{len(spans)} spans could not be delivered and have no fallback file"))
         return SpanExportResult.FAILURE
+
+
+class GuardedExporter(SpanExporter):
+    """An exporter whose exceptions are counted and logged once instead of escaping into the SDK's worker."""
+
+    def __init__(self, inner: SpanExporter, *, keep_open: bool = False) -> None:
+        self.inner = inner
+        self.keep_open = keep_open
+        self._cause = f"exporter {type(inner).__name__}"
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export through the inner exporter; FAILURE instead of an exception."""
+        try:
+            return self.inner.export(spans)
+        except Exception as exc:  # noqa: BLE001 - an exporter must not take the pipeline down
+            report(self._cause, exc)
+            return SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the inner exporter; False instead of an exception."""
+        try:
+            return self.inner.force_flush(timeout_millis)
+        except Exception as exc:  # noqa: BLE001
+            report(self._cause, exc)
+            return False
+
+    def shutdown(self) -> None:
+        """Shut the inner exporter down, unless it is kept open for the next configuration."""
+        if self.keep_open:
+            return
+        try:
+            self.inner.shutdown()
+        except Exception as exc:  # noqa: BLE001
+            report(self._cause, exc)

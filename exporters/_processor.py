@@ -12,9 +12,28 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from exporters._delivery import ResilientExporter
 from exporters._file import FileSpanExporter
-from exporters._report import report
+from exporters.failures import report
 
 logger = logging.getLogger("agent_tracing.exporters")
+
+_SDK_RANGE = "opentelemetry-sdk>=1.34,<1.46"
+_SDK_FIELDS = ("_batch_processor", "_max_queue_size", "_queue", "_pid")
+"""Private fields of the SDK's BatchSpanProcessor that the counted queue replaces or reads; the SDK range above has them."""
+
+
+def _sdk_mismatch(detail: str) -> str:
+    from importlib.metadata import version
+
+    return (f"agent-tracing needs {_SDK_RANGE}: the batch processor reads SDK internals ({detail}); "
+            f"installed opentelemetry-sdk {version('opentelemetry-sdk')}")
+
+
+try:
+    from opentelemetry.sdk._shared_internal import BatchProcessor as _SdkBatchProcessor
+except ImportError as _exc:  # pragma: no cover - only with an SDK outside the pinned range
+    raise ImportError(_sdk_mismatch("opentelemetry.sdk._shared_internal.BatchProcessor is missing")) from _exc
+if not callable(getattr(_SdkBatchProcessor, "emit", None)):  # pragma: no cover
+    raise ImportError(_sdk_mismatch("BatchProcessor.emit is missing"))
 
 _SPILL_QUEUE_SIZE = 8192
 _SPILL_BATCH_SIZE = 512
@@ -37,6 +56,10 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         export_timeout_millis: float | None = None,
     ) -> None:
         super().__init__(exporter, max_queue_size, schedule_delay_millis, max_export_batch_size, export_timeout_millis)
+        inner = getattr(self, "_batch_processor", None)
+        missing = [name for name in _SDK_FIELDS[1:] if not hasattr(inner, name)] if inner is not None else ["_batch_processor"]
+        if missing:  # pragma: no cover - only with an SDK outside the pinned range
+            raise RuntimeError(_sdk_mismatch(f"BatchSpanProcessor has no {', '.join(missing)}"))
         self.exporter = exporter
         self.max_queue_size: int = self._batch_processor._max_queue_size
         # The SDK's deque evicts the oldest span silently when full; this one is bounded by on_end instead.
@@ -93,7 +116,7 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         if self._spill is not None:
             self._spill.shutdown()
         if self.dropped_spans:
-            logger.warning("agent-tracing: %d spans were dropped by %s", self.dropped_spans, type(self.exporter).__name__)
+            logger.warning("%d spans were dropped: the export queue was full or the receiver could not be reached", self.dropped_spans)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Export everything queued, including spans spilled to the fallback."""

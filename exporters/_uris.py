@@ -25,11 +25,14 @@ def exporter_from_uri(
     compression: str | None = None,
     certificate_file: str | None = None,
     fallback: str | os.PathLike[str] | None = None,
+    protocol: str = "http/protobuf",
 ) -> SpanExporter:
     """Build the exporter a URI names: file://PATH or *.jsonl, otlp[+grpc]://HOST:PORT, otlp+http://HOST:PORT, http(s)://.../v1/traces.
 
-    Without HOST:PORT (`otlp`, `otlp+grpc:`, `otlp+http:`) the endpoint comes from OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT,
-    and for bare `otlp` the protocol from OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL (default http/protobuf).
+    Without HOST:PORT (`otlp`, `otlp+grpc:`, `otlp+http:`) the SDK's exporter takes its endpoint from
+    OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; bare `otlp` uses `protocol` (`grpc` or `http/protobuf`; `configure` passes
+    the one OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL names). Query options: fallback=PATH, timeout=S, compression=gzip,
+    certificate=PATH, give_up_after=S; for files max_bytes, backups, compress, fsync.
     """
     split = urlsplit(uri)
     scheme = split.scheme.lower()
@@ -43,7 +46,6 @@ def exporter_from_uri(
     fallback = fallback or options.get("fallback")
     give_up = _float(options.get("give_up_after")) or 120.0
     if uri == "otlp":
-        protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
         scheme = "otlp+grpc" if protocol == "grpc" else "otlp+http"
     if scheme in _GRPC_SCHEMES or scheme in _GRPCS_SCHEMES:
         tls = scheme in _GRPCS_SCHEMES or options.get("tls", "").lower() in _TRUE or certificate_file is not None

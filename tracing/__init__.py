@@ -1,7 +1,6 @@
 """agent-tracing: trace AI agents with OpenTelemetry."""
 
 from tracing._agent import ResponsesAgent, trace_agent
-from tracing._attributes import SpanType
 from tracing._context import suppress_tracing, using_attributes, using_session, using_user
 from tracing._decorator import trace
 from tracing._errors import error_counts
@@ -19,8 +18,11 @@ from tracing._responses import (
 from tracing._retriever import Document, RetrieverSchema, get_retriever_schema, set_retriever_schema
 from tracing._runtime import configure, force_flush, shutdown
 from tracing._span import Span, get_current_span, start_span
+from tracing._version import __version__
+from tracing.keys import SpanType
 
 __all__ = [
+    "__version__",
     "Document",
     "ResponsesAgent",
     "ResponsesAgentRequest",

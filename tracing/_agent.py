@@ -7,12 +7,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 import wrapt
-from openinference.semconv.trace import SpanAttributes
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
-from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_AGENT_NAME, GEN_AI_CONVERSATION_ID
 
-from tracing._attributes import SpanType
+from tracing import keys
 from tracing._decorator import SpanSpec, is_traced, traced
 from tracing._errors import report
 from tracing._propagation import extract
@@ -45,10 +43,10 @@ def _agent_attributes(inputs: dict[str, Any]) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     conversation_id = get_field(context, "conversation_id")
     if conversation_id:
-        attributes[GEN_AI_CONVERSATION_ID] = attributes[SpanAttributes.SESSION_ID] = str(conversation_id)
+        attributes[keys.GEN_AI_CONVERSATION_ID] = attributes[keys.SESSION_ID] = str(conversation_id)
     user_id = get_field(context, "user_id")
     if user_id:
-        attributes[SpanAttributes.USER_ID] = str(user_id)
+        attributes[keys.USER_ID] = str(user_id)
     return attributes
 
 
@@ -184,8 +182,8 @@ def _instrument(cls: type, name: str, validate: bool, stream_errors: str | None)
     if not is_traced(func):
         spec = SpanSpec(
             name=f"{cls.__name__}.{name}",
-            span_type=SpanType.AGENT.value,
-            attributes={GEN_AI_AGENT_NAME: cls.__name__},
+            span_type=keys.SpanType.AGENT.value,
+            attributes={keys.GEN_AI_AGENT_NAME: cls.__name__},
             input_hook=_agent_attributes,
         )
         target = traced(target, spec)

@@ -1,24 +1,42 @@
-"""Per-request context: session, user, extra attributes and suppression, carried by context variables."""
+"""Per-request context: session, user, tags, metadata and suppression, carried by context variables."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from openinference.semconv.trace import SpanAttributes
 from opentelemetry import context as otel_context
 
-
-class _Scope(NamedTuple):
-    attributes: Mapping[str, Any]
-    metadata: Mapping[str, Any]
+if TYPE_CHECKING:
+    from tracing._recorder import Recorder
 
 
-_EMPTY = _Scope({}, {})
-scope: ContextVar[_Scope] = ContextVar("agent_tracing_scope", default=_EMPTY)
+class Scope:
+    """What `using_attributes` set for the spans inside, recorded once per configuration."""
+
+    __slots__ = ("session_id", "user_id", "tags", "metadata", "_recorder", "_attributes")
+
+    def __init__(self, session_id: str | None = None, user_id: str | None = None, tags: Sequence[str] | None = None,
+                 metadata: Mapping[str, Any] | None = None) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+        self.tags = tags
+        self.metadata: Mapping[str, Any] = metadata or {}
+        self._recorder: Recorder | None = None
+        self._attributes: Mapping[str, Any] = {}
+
+    def attributes(self, recorder: Recorder) -> Mapping[str, Any]:
+        """The span attributes of this scope, as the recorder writes them (redacted, cut)."""
+        if self._recorder is not recorder:
+            self._attributes = recorder.scope_attributes(self.session_id, self.user_id, self.tags, self.metadata)
+            self._recorder = recorder
+        return self._attributes
+
+
+EMPTY = Scope()
+scope: ContextVar[Scope] = ContextVar("agent_tracing_scope", default=EMPTY)
 suppressed: ContextVar[bool] = ContextVar("agent_tracing_suppressed", default=False)
 
 
@@ -43,19 +61,24 @@ def using_attributes(
     tags: Sequence[str] | None = None,
     **extra: Any,
 ) -> Iterator[None]:
-    """Add session, user, tags and metadata (extra keywords go into metadata) to every span inside."""
+    """Add `session.id`, `user.id`, `tag.tags` and `metadata` to every span started inside the block.
+
+    Args:
+        session_id: the conversation or session the spans belong to.
+        user_id: the user they act for.
+        metadata: a JSON-able mapping merged over the metadata of enclosing blocks (secret keys redacted).
+        tags: a list of strings, replacing the tags of enclosing blocks.
+        **extra: more metadata entries.
+    """
     outer = scope.get()
-    attributes = dict(outer.attributes)
     merged = {**outer.metadata, **(metadata or {}), **extra}
-    if session_id is not None:
-        attributes[SpanAttributes.SESSION_ID] = str(session_id)
-    if user_id is not None:
-        attributes[SpanAttributes.USER_ID] = str(user_id)
-    if tags is not None:
-        attributes[SpanAttributes.TAG_TAGS] = [str(tag) for tag in tags]
-    if merged:
-        attributes[SpanAttributes.METADATA] = json.dumps(merged, default=str, ensure_ascii=False)
-    token = scope.set(_Scope(attributes, merged))
+    inner = Scope(
+        str(session_id) if session_id is not None else outer.session_id,
+        str(user_id) if user_id is not None else outer.user_id,
+        [str(tag) for tag in tags] if tags is not None else outer.tags,
+        merged,
+    )
+    token = scope.set(inner)
     try:
         yield
     finally:

@@ -14,12 +14,12 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
-from tracing import _attributes, _runtime
-from tracing._attributes import SpanType
-from tracing._context import scope, suppressed
+from tracing import _runtime
+from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
-from tracing._span import record_outputs
+from tracing._recorder import span_name, span_type_name
 from tracing._stream import StreamAggregator, aggregate_stream
+from tracing.keys import SpanType
 
 F = TypeVar("F", bound=Callable[..., Any])
 _state = _runtime.state
@@ -97,39 +97,39 @@ class _Plan:
     def __init__(self, spec: SpanSpec, func: Callable[..., Any], name: str) -> None:
         self.spec = spec
         self.name = name
-        self.span_type = _attributes.span_type_name(spec.span_type)
+        self.span_type = span_type_name(spec.span_type)
         self.binder = _Binder(func)
         self.documents = self.span_type in _DOCUMENT_TYPES
         self._generation = -1
         self._static: dict[str, Any] = {}
 
     def static(self) -> dict[str, Any]:
+        """The attributes every span of this callable starts with, recorded once per configuration."""
         if self._generation != _state.generation:
-            self._static = _attributes.static_attributes(
-                self.span_type, self.name, self.spec.attributes, _state.settings.conventions
-            )
+            self._static = _state.recorder.static_attributes(self.span_type, self.name, self.spec.attributes)
             self._generation = _state.generation
         return self._static
 
     def open(self, tracer: otel_trace.Tracer, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         """Start this call's span (not yet current) and record its inputs."""
         attributes = self.static()
-        extra = scope.get().attributes
-        if extra:
-            attributes = {**attributes, **extra}
+        recorder = _state.recorder
+        extra = scope.get()
+        if extra is not EMPTY:
+            attributes = {**attributes, **extra.attributes(recorder)}
         span = tracer.start_span(self.name, attributes=attributes)
         inputs = None
         spec = self.spec
         if span.is_recording() and (spec.capture_inputs or spec.input_hook is not None or self.documents):
             try:
                 inputs = self.binder.bind(bound, args, kwargs)
-                if spec.capture_inputs and inputs and _state.settings.capture_content:
-                    span.set_attributes(_attributes.input_attributes(inputs, _state.serializer))
+                if spec.capture_inputs and inputs:
+                    recorder.set(span, recorder.input_attributes(inputs))
             except Exception as exc:  # noqa: BLE001 - the span still records the call
                 report("recording inputs", exc)
             if spec.input_hook is not None:
                 try:
-                    span.set_attributes(spec.input_hook(inputs or {}))
+                    recorder.set_user(span, spec.input_hook(inputs or {}))
                 except Exception as exc:  # noqa: BLE001
                     report("input hook", exc)
         return span, inputs
@@ -138,7 +138,7 @@ class _Plan:
         """Record the output and end the span."""
         try:
             if self.spec.capture_outputs and span.is_recording():
-                record_outputs(span, self.span_type, self.name, inputs, output, self.spec.retriever_schema)
+                _state.recorder.set_outputs(span, self.span_type, self.name, inputs, output, self.spec.retriever_schema)
         finally:
             span.end()
 
@@ -146,9 +146,9 @@ class _Plan:
         """Record the exception and end the span."""
         try:
             if isinstance(exc, asyncio.CancelledError):
-                span.set_attribute(_attributes.STREAM_CANCELLED, True)
+                _state.recorder.set_cancelled(span)
             else:
-                _attributes.set_error(span, exc)
+                _state.recorder.set_error(span, exc)
         except Exception as inner:  # noqa: BLE001
             report("ending a span", inner)
         finally:
@@ -192,10 +192,7 @@ class _Stream:
                 self.first_ms = (time.perf_counter() - self.started) * 1000.0
             if self.events_left > 0:
                 self.events_left -= 1
-                self.span.add_event(
-                    _attributes.STREAM_CHUNK_EVENT,
-                    {"index": self.folded + len(chunks) - 1, "value": _state.serializer.dumps(chunks[-1])},
-                )
+                _state.recorder.add_chunk_event(self.span, self.folded + len(chunks) - 1, chunks[-1])
                 return 1 if self.events_left > 0 else FOLD_EVERY
             if len(chunks) >= FOLD_EVERY:
                 self._fold()
@@ -236,12 +233,13 @@ class _Stream:
                 cancelled = cancelled or isinstance(error, asyncio.CancelledError)
                 failed = error is not None and not cancelled
                 count = self.folded + len(self.chunks)
-                _attributes.set_stream_end(span, count, self.first_ms, cancelled, failed)
+                recorder = _state.recorder
+                recorder.set_stream_end(span, count, self.first_ms, cancelled, failed)
                 if plan.spec.capture_outputs and count:
-                    record_outputs(span, plan.span_type, plan.name, self.inputs, self.output(),
-                                   plan.spec.retriever_schema)
+                    recorder.set_outputs(span, plan.span_type, plan.name, self.inputs, self.output(),
+                                         plan.spec.retriever_schema)
                 if failed:
-                    _attributes.set_error(span, error)
+                    recorder.set_error(span, error)
         except Exception as exc:  # noqa: BLE001
             report("ending a stream span", exc)
         finally:
@@ -395,7 +393,7 @@ def traced(func: F, spec: SpanSpec) -> F:
         raise TypeError(f"@trace cannot wrap the class {target.__qualname__}; use tracing.trace_agent for classes")
     if not callable(target):
         raise TypeError(f"@trace needs a callable, got {type(target).__name__}")
-    plan = _Plan(spec, target, spec.name or getattr(target, "__name__", None) or type(target).__name__)
+    plan = _Plan(spec, target, span_name(spec.name or getattr(target, "__name__", None) or type(target).__name__))
 
     if inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
         traced_stream = _traced_async_generator if inspect.isasyncgenfunction(target) else _traced_generator
@@ -477,7 +475,7 @@ def trace(
     """Trace every call of a function, method, coroutine or (async) generator as a span."""
     spec = SpanSpec(
         name=name,
-        span_type=_attributes.span_type_name(span_type),
+        span_type=span_type_name(span_type),
         attributes=dict(attributes) if attributes else None,
         output_reducer=output_reducer,
         capture_inputs=capture_inputs,

@@ -10,23 +10,23 @@ from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
-from openinference.semconv.trace import DocumentAttributes, OpenInferenceMimeTypeValues, RerankerAttributes, SpanAttributes
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from typing import TYPE_CHECKING
+
 from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracing import _serialize
+from tracing import keys
 from tracing._errors import report
+from tracing._serialize import Serializer
 
-SCHEMA_ATTRIBUTE = "agent_tracing.retriever.schema"
-UNMAPPED_ATTRIBUTE = "agent_tracing.retriever.unmapped"
-COUNT_ATTRIBUTE = "agent_tracing.retriever.document_count"
+if TYPE_CHECKING:
+    from tracing._recorder import Recorder
+
 AUTO_SCHEMA = "auto"
 DEFAULT_ATTRIBUTE_BUDGET = 96
 """Attributes a mapping may add when the caller does not say: the SDK's default limit of 128 less 32 for the rest."""
 
 _PER_DOCUMENT = 4
-_JSON = OpenInferenceMimeTypeValues.JSON.value
 _quote = encode_basestring
 _CONTENT_KEYS = ("page_content", "content", "text")
 _ID_KEYS = ("id", "doc_id", "document_id", "chunk_id", "node_id", "id_")
@@ -203,7 +203,7 @@ def _first(fields: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, 
     return None, None
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, serializer: Serializer) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -212,13 +212,13 @@ def _text(value: Any) -> str:
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, (int, float)):
         return str(value)
-    return _serialize.to_json(value)
+    return serializer.dumps(value)
 
 
-def _identifier(value: Any) -> str | None:
+def _identifier(value: Any, serializer: Serializer) -> str | None:
     if value is None or value is _MISSING:
         return None
-    return value if isinstance(value, str) else _text(value)
+    return value if isinstance(value, str) else _text(value, serializer)
 
 
 def _score(value: Any) -> float | None:
@@ -252,7 +252,7 @@ def _from_document(document: Document) -> _Mapped:
     return _Mapped(document.id, document.content, document.doc_uri, document.score, document.metadata)
 
 
-def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> _Mapped:
+def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str], serializer: Serializer) -> _Mapped:
     row, pair_score = _split_scored(row)
     if isinstance(row, Document):
         return _from_document(row)
@@ -262,7 +262,7 @@ def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> _
         if schema.doc_uri is not None:
             unmapped.add(schema.doc_uri)
         unmapped.update(schema.other_columns)
-        return _Mapped(content=_text(row), score=_score(pair_score))
+        return _Mapped(content=_text(row, serializer), score=_score(pair_score))
     values = {}
     for column in (schema.primary_key, schema.text_column, schema.doc_uri, *schema.other_columns):
         if column is None:
@@ -274,21 +274,21 @@ def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str]) -> _
     score = _score(pair_score) if pair_score is not None else _score(_lookup(fields, "score"))
     metadata = {column: values[column] for column in schema.other_columns if values[column] is not _MISSING}
     return _Mapped(
-        id=_identifier(values[schema.primary_key]),
-        content=_text(None if values[schema.text_column] is _MISSING else values[schema.text_column]),
-        doc_uri=_identifier(values[schema.doc_uri]) if schema.doc_uri is not None else None,
+        id=_identifier(values[schema.primary_key], serializer),
+        content=_text(None if values[schema.text_column] is _MISSING else values[schema.text_column], serializer),
+        doc_uri=_identifier(values[schema.doc_uri], serializer) if schema.doc_uri is not None else None,
         score=score,
         metadata=metadata,
     )
 
 
-def _recognise(row: Any) -> _Mapped:
+def _recognise(row: Any, serializer: Serializer) -> _Mapped:
     row, pair_score = _split_scored(row)
     if isinstance(row, Document):
         return _from_document(row)
     fields = _fields(row)
     if fields is None:
-        return _Mapped(content=_text(row), score=_score(pair_score))
+        return _Mapped(content=_text(row, serializer), score=_score(pair_score))
     content_key, content = _first(fields, _CONTENT_KEYS)
     id_key, identifier = _first(fields, _ID_KEYS)
     uri_key, uri = _first(fields, _URI_KEYS)
@@ -302,9 +302,10 @@ def _recognise(row: Any) -> _Mapped:
     else:
         metadata = {str(key): value for key, value in fields.items() if key not in used}
     if content_key is None:
-        content = _serialize.to_json(metadata) if metadata else ""
+        content = serializer.dumps(metadata) if metadata else ""
         metadata = {}
-    return _Mapped(id=_identifier(identifier), content=_text(content), doc_uri=_identifier(uri), score=_score(score), metadata=metadata)
+    return _Mapped(id=_identifier(identifier, serializer), content=_text(content, serializer),
+                   doc_uri=_identifier(uri, serializer), score=_score(score), metadata=metadata)
 
 
 def _guarded(mapper: Callable[..., _Mapped], row: Any, *args: Any) -> _Mapped:
@@ -354,15 +355,15 @@ def _databricks_rows(output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     return [dict(zip(names, values)) for values in data if isinstance(values, (list, tuple))]
 
 
-def _to_documents(output: Any, schema: RetrieverSchema | None) -> tuple[list[_Mapped], list[str]] | None:
+def _to_documents(output: Any, schema: RetrieverSchema | None, serializer: Serializer) -> tuple[list[_Mapped], list[str]] | None:
     """Map a retriever output to documents, with the schema columns that were missing; None if it holds none."""
     rows = _rows(output)
     if rows is None:
         return None
     unmapped: set[str] = set()
     if schema is None:
-        return [_guarded(_recognise, row) for row in rows], []
-    documents = [_guarded(_map_with_schema, row, schema, unmapped) for row in rows]
+        return [_guarded(_recognise, row, serializer) for row in rows], []
+    documents = [_guarded(_map_with_schema, row, schema, unmapped, serializer) for row in rows]
     order = [schema.primary_key, schema.text_column, schema.doc_uri, *schema.other_columns]
     return documents, [column for column in order if column in unmapped]
 
@@ -391,8 +392,7 @@ class _Recorded(NamedTuple):
     metadata_json: str | None
 
 
-def _prepare(documents: list[_Mapped], capture_content: bool) -> list[_Recorded]:
-    serializer = _serialize.current()
+def _prepare(documents: list[_Mapped], capture_content: bool, serializer: Serializer) -> list[_Recorded]:
     metadatas = []
     for document in documents:
         metadata: dict[str, Any] = {} if document.doc_uri is None else {"doc_uri": document.doc_uri}
@@ -410,7 +410,7 @@ def _prepare(documents: list[_Mapped], capture_content: bool) -> list[_Recorded]
     ]
 
 
-def _metadata_json(metadatas: list[dict[str, Any]], serializer: _serialize.Serializer) -> list[str | None]:
+def _metadata_json(metadatas: list[dict[str, Any]], serializer: Serializer) -> list[str | None]:
     """Each metadata as JSON as the serializer writes it (redacted, cut)."""
     walks = serializer.walks_structure
     return [None if not metadata else (serializer.dumps(metadata) if walks else _flat_json(metadata, serializer))
@@ -422,7 +422,7 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
 }
 
 
-def _flat_json(metadata: dict[str, Any], serializer: _serialize.Serializer) -> str:
+def _flat_json(metadata: dict[str, Any], serializer: Serializer) -> str:
     """What serializer.dumps writes for a dict, built directly when its keys are plain and its values scalars."""
     parts = []
     for key, value in metadata.items():
@@ -462,13 +462,8 @@ def _prefix_within(parts: list[str], limit: int) -> list[str]:
     return kept
 
 
-def _limit(max_length: int) -> int:
-    return min(max_length, _serialize.current().max_length)
-
-
-def _mlflow_json(documents: list[_Recorded], max_length: int) -> str:
-    """`output.value`: valid JSON of at most max_length characters, texts shortened first, then trailing documents dropped."""
-    limit = _limit(max_length)
+def _mlflow_json(documents: list[_Recorded], limit: int) -> str:
+    """`output.value`: valid JSON of at most `limit` characters, texts shortened first, then trailing documents dropped."""
     parts = [_mlflow_part(document, document.content) for document in documents]
     allowance = limit // max(len(documents), 1)
     while True:
@@ -479,13 +474,13 @@ def _mlflow_json(documents: list[_Recorded], max_length: int) -> str:
         allowance //= 2
 
 
-def _ranking_json(documents: list[_Recorded], max_length: int) -> str:
+def _ranking_json(documents: list[_Recorded], limit: int) -> str:
     """`gen_ai.retrieval.documents`: [{"id", "score"}] in rank order, trailing entries dropped to fit."""
     parts = [
         '{"id": ' + ("null" if document.id is None else _quote(document.id)) + ', "score": ' + ("null" if document.score is None else repr(document.score)) + "}"
         for document in documents
     ]
-    return "[" + ",".join(_prefix_within(parts, _limit(max_length))) + "]"
+    return "[" + ",".join(_prefix_within(parts, limit)) + "]"
 
 
 def _document_attributes(prefix: str, documents: list[_Recorded], capture_content: bool) -> dict[str, AttributeValue]:
@@ -493,13 +488,13 @@ def _document_attributes(prefix: str, documents: list[_Recorded], capture_conten
     for index, document in enumerate(documents):
         key = f"{prefix}.{index}."
         if document.id is not None:
-            attributes[key + DocumentAttributes.DOCUMENT_ID] = document.id
+            attributes[key + keys.DOCUMENT_ID] = document.id
         if capture_content:
-            attributes[key + DocumentAttributes.DOCUMENT_CONTENT] = document.content
+            attributes[key + keys.DOCUMENT_CONTENT] = document.content
         if document.score is not None:
-            attributes[key + DocumentAttributes.DOCUMENT_SCORE] = document.score
+            attributes[key + keys.DOCUMENT_SCORE] = document.score
         if document.metadata_json is not None:
-            attributes[key + DocumentAttributes.DOCUMENT_METADATA] = document.metadata_json
+            attributes[key + keys.DOCUMENT_METADATA] = document.metadata_json
     return attributes
 
 
@@ -507,22 +502,22 @@ def _documents_fitting(budget: int) -> int:
     return max(0, budget // _PER_DOCUMENT)
 
 
-def _common(documents: list[_Recorded], schema_name: str, unmapped: list[str], max_length: int) -> dict[str, AttributeValue]:
+def _common(documents: list[_Recorded], schema_name: str, unmapped: list[str], limit: int) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {
-        SpanAttributes.OUTPUT_VALUE: _mlflow_json(documents, max_length),
-        SpanAttributes.OUTPUT_MIME_TYPE: _JSON,
-        SCHEMA_ATTRIBUTE: schema_name,
-        COUNT_ATTRIBUTE: len(documents),
+        keys.OUTPUT_VALUE: _mlflow_json(documents, limit),
+        keys.OUTPUT_MIME_TYPE: keys.JSON,
+        keys.RETRIEVER_SCHEMA: schema_name,
+        keys.RETRIEVER_DOCUMENT_COUNT: len(documents),
     }
     if unmapped:
-        attributes[UNMAPPED_ATTRIBUTE] = list(unmapped)
+        attributes[keys.RETRIEVER_UNMAPPED] = list(unmapped)
     return attributes
 
 
-def _generic_output(output: Any, capture_content: bool) -> dict[str, AttributeValue]:
-    if not capture_content:
+def _generic_output(output: Any, recorder: Recorder) -> dict[str, AttributeValue]:
+    if not recorder.capture_content:
         return {}
-    return {SpanAttributes.OUTPUT_VALUE: _serialize.to_json(output), SpanAttributes.OUTPUT_MIME_TYPE: _JSON}
+    return {keys.OUTPUT_VALUE: recorder.json(output), keys.OUTPUT_MIME_TYPE: keys.JSON}
 
 
 def retriever_attributes(
@@ -530,27 +525,28 @@ def retriever_attributes(
     *,
     span_name: str,
     schema: str | RetrieverSchema | None,
-    capture_content: bool,
-    max_length: int,
+    recorder: Recorder,
     max_attributes: int | None = None,
 ) -> dict[str, AttributeValue]:
     """The attributes of a RETRIEVER span that returned `output`: documents, MLflow output JSON, GenAI keys."""
+    serializer, capture_content = recorder.serializer, recorder.capture_content
+    limit = serializer.max_length
     budget = DEFAULT_ATTRIBUTE_BUDGET if max_attributes is None else max(max_attributes, 0)
     resolved = _resolve(schema, span_name)
     schema_name = resolved.name if resolved is not None else AUTO_SCHEMA
     attributes: dict[str, AttributeValue] = {
-        gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.RETRIEVAL.value,
-        gen_ai.GEN_AI_DATA_SOURCE_ID: resolved.name if resolved is not None else span_name,
+        keys.GEN_AI_OPERATION_NAME: keys.OPERATION_RETRIEVAL,
+        keys.GEN_AI_DATA_SOURCE_ID: resolved.name if resolved is not None else span_name,
     }
-    mapped = _to_documents(output, resolved)
+    mapped = _to_documents(output, resolved, serializer)
     if mapped is None:
-        attributes.update(_generic_output(output, capture_content))
+        attributes.update(_generic_output(output, recorder))
         return _within_budget(attributes, budget)
-    documents = _prepare(mapped[0], capture_content)
-    attributes.update(_common(documents, schema_name, mapped[1], max_length))
-    attributes[gen_ai.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, max_length)
+    documents = _prepare(mapped[0], capture_content, serializer)
+    attributes.update(_common(documents, schema_name, mapped[1], limit))
+    attributes[keys.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, limit)
     room = _documents_fitting(budget - len(attributes))
-    attributes.update(_document_attributes(SpanAttributes.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))
+    attributes.update(_document_attributes(keys.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))
     return _within_budget(attributes, budget)
 
 
@@ -578,32 +574,33 @@ def reranker_attributes(
     *,
     span_name: str,
     schema: str | RetrieverSchema | None,
-    capture_content: bool,
-    max_length: int,
+    recorder: Recorder,
     max_attributes: int | None = None,
 ) -> dict[str, AttributeValue]:
     """The attributes of a RERANKER span: input and output documents, the query and top_k."""
+    serializer, capture_content = recorder.serializer, recorder.capture_content
+    limit = serializer.max_length
     budget = DEFAULT_ATTRIBUTE_BUDGET if max_attributes is None else max(max_attributes, 0)
     resolved = _resolve(schema, span_name)
     candidates, query, top_k = _reranker_inputs(inputs)
-    mapped_out = _to_documents(output, resolved)
-    mapped_in = _to_documents(candidates, resolved) if candidates is not None else None
+    mapped_out = _to_documents(output, resolved, serializer)
+    mapped_in = _to_documents(candidates, resolved, serializer) if candidates is not None else None
     attributes: dict[str, AttributeValue] = {}
     if query is not None and capture_content:
-        attributes[RerankerAttributes.RERANKER_QUERY] = _serialize.current().text(query)
+        attributes[keys.RERANKER_QUERY] = recorder.text(query)
     if top_k is not None:
-        attributes[RerankerAttributes.RERANKER_TOP_K] = top_k
+        attributes[keys.RERANKER_TOP_K] = top_k
     if mapped_out is None:
-        attributes.update(_generic_output(output, capture_content))
+        attributes.update(_generic_output(output, recorder))
         return _within_budget(attributes, budget)
     unmapped, unmapped_in = mapped_out[1], mapped_in[1] if mapped_in is not None else []
     missing = unmapped + [column for column in unmapped_in if column not in unmapped]
-    out_documents = _prepare(mapped_out[0], capture_content)
-    attributes.update(_common(out_documents, resolved.name if resolved is not None else AUTO_SCHEMA, missing, max_length))
+    out_documents = _prepare(mapped_out[0], capture_content, serializer)
+    attributes.update(_common(out_documents, resolved.name if resolved is not None else AUTO_SCHEMA, missing, limit))
     room = _documents_fitting(budget - len(attributes))
     outputs_room = min(len(out_documents), room)
-    in_documents = _prepare(mapped_in[0][: room - outputs_room], capture_content) if mapped_in is not None else []
-    attributes.update(_document_attributes(RerankerAttributes.RERANKER_OUTPUT_DOCUMENTS, out_documents[:outputs_room], capture_content))
-    attributes.update(_document_attributes(RerankerAttributes.RERANKER_INPUT_DOCUMENTS, in_documents, capture_content))
+    in_documents = _prepare(mapped_in[0][: room - outputs_room], capture_content, serializer) if mapped_in is not None else []
+    attributes.update(_document_attributes(keys.RERANKER_OUTPUT_DOCUMENTS, out_documents[:outputs_room], capture_content))
+    attributes.update(_document_attributes(keys.RERANKER_INPUT_DOCUMENTS, in_documents, capture_content))
     return _within_budget(attributes, budget)
 

@@ -10,19 +10,21 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
-    SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from tracing import _serialize
+import exporters
+from exporters import GuardedExporter
 from tracing._errors import logger, report
+from tracing._recorder import Recorder
 from tracing._settings import DEFAULT_TRACE_FILE, Settings, resolve
+from tracing._version import __version__
 
 INSTRUMENTATION_NAME = "agent-tracing"
 MAX_SPAN_ATTRIBUTES = 1024
@@ -31,19 +33,17 @@ MAX_SPAN_ATTRIBUTES = 1024
 class _State:
     """What every traced call reads: the tracer and settings of the active configuration."""
 
-    __slots__ = ("tracer", "settings", "serializer", "provider", "owned", "generation", "memory", "guards",
-                 "attribute_limit")
+    __slots__ = ("tracer", "settings", "recorder", "provider", "owned", "generation", "memory", "guards")
 
     def __init__(self) -> None:
         self.tracer: trace.Tracer | None = None
         self.settings = Settings()
-        self.serializer = _serialize.current()
+        self.recorder = Recorder(self.settings)
         self.provider: TracerProvider | None = None
         self.owned = False
         self.generation = 0
         self.memory: InMemorySpanExporter | None = None
-        self.guards: list[_GuardedExporter] = []
-        self.attribute_limit: int | None = None
+        self.guards: list[GuardedExporter] = []
 
 
 state = _State()
@@ -51,71 +51,44 @@ _lock = threading.RLock()
 _announced = False
 
 
-class _GuardedExporter(SpanExporter):
-    """An exporter whose failures are counted and logged once instead of escaping."""
-
-    def __init__(self, inner: SpanExporter) -> None:
-        self.inner = inner
-        self.keep_inner = False
-        self._cause = f"exporter {type(inner).__name__}"
-
-    def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        try:
-            return self.inner.export(spans)
-        except Exception as exc:  # noqa: BLE001 - an exporter must not take the pipeline down
-            report(self._cause, exc)
-            return SpanExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        try:
-            return self.inner.force_flush(timeout_millis)
-        except Exception as exc:  # noqa: BLE001
-            report(self._cause, exc)
-            return False
-
-    def shutdown(self) -> None:
-        if self.keep_inner:
-            return
-        try:
-            self.inner.shutdown()
-        except Exception as exc:  # noqa: BLE001
-            report(self._cause, exc)
-
-
 class _Fanout(SpanProcessor):
-    """Our processors inside an application's provider, swapped as a whole on reconfiguration."""
+    """Our processors inside an application's provider: one SDK multi-span processor, swapped whole on reconfiguration."""
 
     def __init__(self) -> None:
-        self.delegates: tuple[SpanProcessor, ...] = ()
+        self.active = SynchronousMultiSpanProcessor()
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
-        for delegate in self.delegates:
-            delegate.on_start(span, parent_context=parent_context)
+        self.active.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Any) -> None:
+        self.active._on_ending(span)
 
     def on_end(self, span: Any) -> None:
-        for delegate in self.delegates:
-            delegate.on_end(span)
+        self.active.on_end(span)
 
-    def swap(self, delegates: Sequence[SpanProcessor]) -> None:
-        old, self.delegates = self.delegates, tuple(delegates)
-        for delegate in old:
-            delegate.shutdown()
+    def swap(self, processors: Sequence[SpanProcessor]) -> SynchronousMultiSpanProcessor:
+        """Put these processors in place; the previous ones are returned, still running, for the caller to shut down."""
+        replacement = SynchronousMultiSpanProcessor()
+        for processor in processors:
+            replacement.add_span_processor(processor)
+        previous, self.active = self.active, replacement
+        return previous
 
     def shutdown(self) -> None:
-        self.swap(())
+        self.swap(()).shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return all(delegate.force_flush(timeout_millis) for delegate in self.delegates)
+        return self.active.force_flush(timeout_millis)
 
 
 _fanouts: weakref.WeakKeyDictionary[TracerProvider, _Fanout] = weakref.WeakKeyDictionary()
 
 
-def _processor_for(item: Any, guards: list[_GuardedExporter]) -> SpanProcessor:
+def _processor_for(item: Any, guards: list[GuardedExporter], settings: Settings) -> SpanProcessor:
     if isinstance(item, SpanProcessor):
         return item
     if isinstance(item, SpanExporter):
-        guard = _GuardedExporter(item)
+        guard = GuardedExporter(item)
         guards.append(guard)
         if isinstance(item, (InMemorySpanExporter, ConsoleSpanExporter)):
             return SimpleSpanProcessor(guard)
@@ -127,15 +100,11 @@ def _processor_for(item: Any, guards: list[_GuardedExporter]) -> SpanProcessor:
         state.memory = InMemorySpanExporter()
         return SimpleSpanProcessor(state.memory)
     if uri == "console":
-        return SimpleSpanProcessor(_GuardedExporter(ConsoleSpanExporter()))
-    import exporters
-
-    return _batch(_GuardedExporter(exporters.exporter_from_uri(uri)))
+        return SimpleSpanProcessor(GuardedExporter(ConsoleSpanExporter()))
+    return _batch(GuardedExporter(exporters.exporter_from_uri(uri, protocol=settings.otlp_protocol)))
 
 
 def _batch(exporter: SpanExporter) -> SpanProcessor:
-    import exporters
-
     return exporters.batch_processor(exporter)
 
 
@@ -144,14 +113,13 @@ def _announce_default() -> None:
     if not _announced:
         _announced = True
         logger.warning(
-            "agent-tracing: writing traces to %s (call tracing.configure() or set AGENT_TRACING_EXPORTERS to send them elsewhere)",
+            "writing traces to %s (call tracing.configure() or set AGENT_TRACING_EXPORTERS to send them elsewhere)",
             os.path.abspath(DEFAULT_TRACE_FILE),
         )
 
 
-def _attribute_limit() -> int:
-    env_limit = os.environ.get("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "")
-    return max(MAX_SPAN_ATTRIBUTES, int(env_limit)) if env_limit.isdigit() else MAX_SPAN_ATTRIBUTES
+def _attribute_limit(settings: Settings) -> int:
+    return max(MAX_SPAN_ATTRIBUTES, settings.span_attribute_count_limit or 0)
 
 
 def _new_provider(settings: Settings) -> TracerProvider:
@@ -162,18 +130,19 @@ def _new_provider(settings: Settings) -> TracerProvider:
     return TracerProvider(
         resource=Resource.create(attributes),
         sampler=sampler,
-        span_limits=SpanLimits(max_span_attributes=_attribute_limit(), max_attribute_length=settings.max_attribute_length + 64),
+        span_limits=SpanLimits(max_span_attributes=_attribute_limit(settings), max_attribute_length=settings.max_attribute_length + 64),
     )
 
 
 def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
-    serializer = _serialize.Serializer(settings.max_attribute_length, settings.redact)
-    guards: list[_GuardedExporter] = []
-    processors = [_processor_for(item, guards) for item in settings.exporters or ()]
+    """Build the pipeline of these settings and put it in place; then drain and stop the previous one."""
+    guards: list[GuardedExporter] = []
+    processors = [_processor_for(item, guards, settings) for item in settings.exporters or ()]
     reused = {id(guard.inner) for guard in guards}
     for old in state.guards:
-        old.keep_inner = id(old.inner) in reused
-    previous = state.provider if state.owned else None
+        old.keep_open = id(old.inner) in reused
+    previous_provider = state.provider if state.owned else None
+    previous_processors: SpanProcessor | None = None
     global_provider = trace.get_tracer_provider()
     if isinstance(global_provider, TracerProvider):
         provider = global_provider
@@ -181,29 +150,28 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
         if fanout is None:
             fanout = _fanouts[provider] = _Fanout()
             provider.add_span_processor(fanout)
-        fanout.swap(processors)
+        previous_processors = fanout.swap(processors)
     else:
         provider = _new_provider(settings)
         if not processors:
-            import exporters
-
-            processors = [_batch(_GuardedExporter(exporters.FileSpanExporter(DEFAULT_TRACE_FILE)))]
+            processors = [_batch(GuardedExporter(exporters.FileSpanExporter(DEFAULT_TRACE_FILE)))]
             _announce_default()
         for processor in processors:
             provider.add_span_processor(processor)
         if explicit and isinstance(global_provider, trace.ProxyTracerProvider):
             trace.set_tracer_provider(_GlobalProvider())
-    if previous is not None and previous is not provider:
-        previous.shutdown()
-    _serialize.use(serializer)
+    owned = provider is not global_provider
+    state.recorder = Recorder(settings, _attribute_limit(settings) if owned else None)
     state.settings = settings
-    state.serializer = serializer
     state.provider = provider
-    state.owned = provider is not global_provider
-    state.attribute_limit = _attribute_limit() if state.owned else None
+    state.owned = owned
     state.guards = guards
     state.generation += 1
-    state.tracer = provider.get_tracer(INSTRUMENTATION_NAME, _version())
+    state.tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+    if previous_processors is not None:
+        previous_processors.shutdown()
+    if previous_provider is not None and previous_provider is not provider:
+        previous_provider.shutdown()
     return provider
 
 
@@ -242,15 +210,6 @@ class _FollowingTracer(trace.Tracer):
 
     def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
         return self._current().start_as_current_span(*args, **kwargs)
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("agent-tracing")
-    except Exception:  # noqa: BLE001 - running from a source tree without metadata
-        return "0.0.0"
 
 
 def configure(

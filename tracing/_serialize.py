@@ -1,4 +1,7 @@
-"""Values to JSON for span attributes: one pass, redacted, cut to length, never raising."""
+"""Values to JSON and text for span attributes: one pass, redacted, cut to length, valid UTF-8, never raising.
+
+The recorder (`tracing._recorder`) owns the one Serializer of the active configuration; nothing else builds one.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +26,15 @@ _SECRET_WORDS = (
     r"password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|auth|cookie|set-cookie|credentials?"
     r"|private[_-]?key|access[_-]?key|secret[_-]?key|client[_-]?secret|bearer"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SECRET_KEY = re.compile(rf"(?i)^(?:.*[_\-. ])?(?:{_SECRET_WORDS})$|^(?:.*[a-z0-9])(?:Password|Secret|Token|ApiKey|PrivateKey|SecretKey|AccessKey|Cookie|Credentials?)$")
 
+
+def clean(text: str) -> str:
+    """The text with lone surrogates (which UTF-8 cannot encode, so no exporter can send) replaced by U+FFFD."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def jsonable(value: Any) -> Any:
@@ -116,11 +126,10 @@ class Serializer:
         return self.cut(text)
 
     def cut(self, text: str) -> str:
-        """Cut a text to the length limit with a visible marker."""
-        if len(text) <= self.max_length:
-            return text
-        marker = f"...[truncated {len(text) - self.max_length} chars]"
-        return text[: self.max_length] + marker
+        """Cut a text to the length limit with a visible marker; lone surrogates replaced."""
+        if len(text) > self.max_length:
+            text = text[: self.max_length] + f"...[truncated {len(text) - self.max_length} chars]"
+        return clean(text)
 
     def is_secret_key(self, key: str) -> bool:
         """Whether values under this key are hidden."""
@@ -173,23 +182,3 @@ class Serializer:
         if isinstance(node, list):
             return [self._redact(item) for item in node]
         return node
-
-
-_current = Serializer()
-
-
-def use(serializer: Serializer) -> None:
-    """Make a serializer the one `to_json` uses."""
-    global _current
-    _current = serializer
-
-
-def current() -> Serializer:
-    """The serializer of the active configuration."""
-    return _current
-
-
-def to_json(value: Any) -> str:
-    """Serialize a value with the active configuration; never raises."""
-    return _current.dumps(value)
-

@@ -8,6 +8,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from opentelemetry.sdk.environment_variables import (
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Convention = Literal["openinference", "genai"]
@@ -52,6 +59,8 @@ class Settings(BaseModel):
     max_attribute_length: int = Field(default=65536, ge=256)
     resource_attributes: dict[str, AttributeScalar] = {}
     stream_chunk_events: int = Field(default=0, ge=0)
+    span_attribute_count_limit: int | None = Field(default=None, ge=0)
+    otlp_protocol: Literal["grpc", "http/protobuf", "http/json"] = "http/protobuf"
 
     @field_validator("exporters", mode="before")
     @classmethod
@@ -101,20 +110,19 @@ _ENV_FIELDS = {
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
-    layer = {field: environ[ENV_PREFIX + key] for key, field in _ENV_FIELDS.items() if environ.get(ENV_PREFIX + key)}
-    if "exporters" not in layer:
-        otlp = _otlp_from_standard_env(environ)
-        if otlp:
-            layer["exporters"] = (otlp,)
+    """The settings the environment gives: AGENT_TRACING_* and the standard OTEL_* variables we read (the only place)."""
+    layer: dict[str, Any] = {
+        field: environ[ENV_PREFIX + key] for key, field in _ENV_FIELDS.items() if environ.get(ENV_PREFIX + key)
+    }
+    protocol = (environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or environ.get(OTEL_EXPORTER_OTLP_PROTOCOL) or "").strip()
+    if protocol:
+        layer["otlp_protocol"] = protocol
+    limit = environ.get(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, "").strip()
+    if limit:
+        layer["span_attribute_count_limit"] = limit
+    if "exporters" not in layer and (environ.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or environ.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
+        layer["exporters"] = ("otlp+grpc:" if protocol == "grpc" else "otlp+http:",)  # the endpoint is left to the SDK
     return layer
-
-
-def _otlp_from_standard_env(environ: Mapping[str, str]) -> str | None:
-    """The exporter URI named by the standard OTEL_EXPORTER_OTLP_* variables, endpoint left to the SDK."""
-    if not (environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
-        return None
-    protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
-    return "otlp+grpc:" if protocol.strip() == "grpc" else "otlp+http:"
 
 
 def _config_layer(config: Mapping[str, Any] | str | os.PathLike[str] | None) -> tuple[dict[str, Any], str]:

@@ -9,14 +9,19 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from tracing import _attributes, _runtime
-from tracing._attributes import SpanType
-from tracing._context import scope, suppressed
+from tracing import _runtime
+from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
+from tracing._recorder import span_name, span_type_name
+from tracing.keys import SpanType
 
 
 class Span:
-    """A live span: set its inputs, outputs and attributes; failures inside are counted, never raised."""
+    """A live span: set its inputs, outputs and attributes; failures inside are counted, never raised.
+
+    Every value goes through the active configuration's recorder: secret keys are redacted, values
+    OpenTelemetry cannot hold become JSON, texts are cut to `max_attribute_length`.
+    """
 
     __slots__ = ("otel", "_span_type", "_name", "_schema", "_inputs")
 
@@ -28,12 +33,12 @@ class Span:
         self._inputs: Any = None
 
     def set_inputs(self, inputs: Any) -> None:
-        """Record the span's input (JSON, or text for a string)."""
-        if not self.otel.is_recording() or not _runtime.state.settings.capture_content:
+        """Record the span's input (JSON, or text for a string); nothing without content capture."""
+        if not self.otel.is_recording():
             return
         self._inputs = inputs
         try:
-            _attributes.set_inputs(self.otel, inputs, _runtime.state.serializer)
+            _runtime.state.recorder.set_inputs(self.otel, inputs)
         except Exception as exc:  # noqa: BLE001
             report("recording inputs", exc)
 
@@ -42,32 +47,32 @@ class Span:
         if not self.otel.is_recording():
             return
         try:
-            record_outputs(self.otel, self._span_type, self._name, self._inputs, outputs, self._schema)
+            _runtime.state.recorder.set_outputs(self.otel, self._span_type, self._name, self._inputs, outputs, self._schema)
         except Exception as exc:  # noqa: BLE001
             report("recording outputs", exc)
 
     def set_attribute(self, key: str, value: Any) -> None:
-        """Set one attribute; values OpenTelemetry cannot hold are stored as JSON."""
+        """Set one attribute; values OpenTelemetry cannot hold are stored as JSON, secrets redacted."""
         self.set_attributes({key: value})
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        """Set several attributes at once."""
+        """Set several attributes at once (as `set_attribute`)."""
         try:
-            self.otel.set_attributes({key: _attribute_value(value) for key, value in attributes.items()})
+            _runtime.state.recorder.set_user(self.otel, attributes)
         except Exception as exc:  # noqa: BLE001
             report("setting attributes", exc)
 
     def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
-        """Add a span event."""
+        """Add a span event; its attributes are recorded as `set_attribute` records them."""
         try:
-            self.otel.add_event(name, {k: _attribute_value(v) for k, v in (attributes or {}).items()})
+            _runtime.state.recorder.add_event(self.otel, name, attributes)
         except Exception as exc:  # noqa: BLE001
             report("adding an event", exc)
 
     def record_exception(self, exc: BaseException) -> None:
-        """Mark the span failed with this exception."""
+        """Mark the span failed with this exception (status ERROR and an exception event)."""
         try:
-            _attributes.set_error(self.otel, exc)
+            _runtime.state.recorder.set_error(self.otel, exc, escaped=False)
         except Exception as inner:  # noqa: BLE001
             report("recording an exception", inner)
 
@@ -86,32 +91,6 @@ class Span:
         return self.otel.is_recording()
 
 
-def _attribute_value(value: Any) -> Any:
-    if isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(item, (str, bool, int, float)) for item in value):
-        if len({type(item) for item in value}) <= 1:
-            return list(value)
-    return _runtime.state.serializer.dumps(value)
-
-
-def record_outputs(otel: trace.Span, span_type: str, name: str, inputs: Any, outputs: Any, schema: str | None) -> None:
-    """Set a span's output attributes by its type; documents fall back to plain JSON if mapping fails."""
-    settings = _runtime.state.settings
-    serializer = _runtime.state.serializer
-    if span_type in (SpanType.RETRIEVER.value, SpanType.RERANKER.value):
-        try:
-            _attributes.set_document_outputs(
-                otel, span_type, name, inputs, outputs, schema, settings.capture_content, serializer,
-                _runtime.state.attribute_limit,
-            )
-            return
-        except Exception as exc:  # noqa: BLE001
-            report("mapping retriever documents", exc)
-    if settings.capture_content:
-        _attributes.set_outputs(otel, outputs, serializer)
-
-
 _NOOP = Span(trace.INVALID_SPAN)
 
 
@@ -121,7 +100,17 @@ def get_current_span() -> Span:
 
 
 class start_span:  # noqa: N801 - used like a function: `with start_span(...) as span`
-    """Open a span for a block: `with start_span(name, span_type, inputs, attributes) as span:`."""
+    """Open a span for a block: `with start_span(name, span_type, inputs, attributes) as span:`.
+
+    Args:
+        name: the span's name (a RETRIEVER span's name finds its retriever schema).
+        span_type: a `SpanType` or its name.
+        inputs: recorded as `input.value` when given (text for a string, JSON otherwise).
+        attributes: more attributes, recorded as `Span.set_attribute` records them.
+        retriever_schema: the schema name for a RETRIEVER or RERANKER span named otherwise.
+
+    The block's exception, if any, marks the span ERROR and propagates unchanged.
+    """
 
     __slots__ = ("_name", "_type", "_inputs", "_attributes", "_schema", "_span", "_token")
 
@@ -135,7 +124,7 @@ class start_span:  # noqa: N801 - used like a function: `with start_span(...) as
         retriever_schema: str | None = None,
     ) -> None:
         self._name = name
-        self._type = _attributes.span_type_name(span_type)
+        self._type = span_type_name(span_type)
         self._inputs = inputs
         self._attributes = attributes
         self._schema = retriever_schema
@@ -147,15 +136,14 @@ class start_span:  # noqa: N801 - used like a function: `with start_span(...) as
             return _NOOP
         try:
             tracer = _runtime.state.tracer or _runtime.ensure_tracer()
-            settings = _runtime.state.settings
-            static = _attributes.static_attributes(self._type, self._name, None, settings.conventions)
-            extra = scope.get().attributes
-            if extra:
-                static.update(extra)
-            if self._attributes:
-                static.update({key: _attribute_value(value) for key, value in self._attributes.items()})
-            otel = tracer.start_span(self._name, attributes=static)
-            self._span = Span(otel, self._type, self._name, self._schema)
+            recorder = _runtime.state.recorder
+            name = span_name(self._name)
+            static = recorder.static_attributes(self._type, name, self._attributes)
+            extra = scope.get()
+            if extra is not EMPTY:
+                static = {**extra.attributes(recorder), **static}
+            otel = tracer.start_span(name, attributes=static)
+            self._span = Span(otel, self._type, name, self._schema)
             self._token = otel_context.attach(trace.set_span_in_context(otel))
         except Exception as exc:  # noqa: BLE001
             report("starting a span", exc)
@@ -174,7 +162,7 @@ class start_span:  # noqa: N801 - used like a function: `with start_span(...) as
             if self._token is not None:
                 otel_context.detach(self._token)
             if exc is not None:
-                _attributes.set_error(span.otel, exc)
+                _runtime.state.recorder.set_error(span.otel, exc)
             span.otel.end()
         except Exception as inner:  # noqa: BLE001
             report("ending a span", inner)

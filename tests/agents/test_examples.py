@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters import read_spans
+from exporters.tracefiles import read_spans
 
 ROOT = Path(__file__).resolve().parents[2]
 

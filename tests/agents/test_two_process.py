@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters import read_spans
+from exporters.tracefiles import read_spans
 from tests.agents.conftest import Spans
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import tracing
-from exporters import iter_retrievals
+from exporters.evaluation import iter_retrievals
 from tests.evaluation.helpers import KB, ROOT, agent_tracing, ask_all
 
 NDCG3_RETURNS = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
@@ -178,7 +178,7 @@ def test_the_rag_example_scores_against_its_ground_truth(tmp_path: Path) -> None
     )
     assert example.returncode == 0, example.stderr
 
-    completed = agent_tracing("evaluate", trace_file, "--ground-truth", ROOT / "examples" / "data" / "ground_truth.jsonl", "-o", out)
+    completed = agent_tracing("evaluate", trace_file, "--ground-truth", ROOT / "exporters" / "demo" / "data" / "ground_truth.jsonl", "-o", out)
 
     assert completed.returncode == 0, completed.stderr
     report = json.loads(out.read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters import GroundTruthError, evaluate, load_ground_truth, retrieval_metrics
+from exporters.evaluation import GroundTruthError, evaluate, load_ground_truth, retrieval_metrics
 
 LOG3 = math.log2(3)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import tracing
-from exporters import iter_retrievals, read_spans, request_text
+from exporters.evaluation import iter_retrievals, request_text
+from exporters.tracefiles import read_spans
 from tests.evaluation.helpers import KB, HelpDesk, agent_tracing, ask_all, search
 
 

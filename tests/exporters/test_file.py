@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from exporters import FileSpanExporter, TraceFileError, read_spans
+from exporters import FileSpanExporter
+from exporters.tracefiles import TraceFileError
+from exporters.tracefiles import read_spans
 from tests.exporters.helpers import provider_with, write_tree
 
 ROOT = Path(__file__).resolve().parents[2]

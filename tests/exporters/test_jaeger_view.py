@@ -90,7 +90,7 @@ def test_view_prints_a_plain_tree_when_not_on_a_terminal(trace_file: Path) -> No
 def test_view_filters_by_trace_and_depth(trace_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     packed = tmp_path / "traces.jsonl.gz"
     packed.write_bytes(gzip.compress(trace_file.read_bytes()))
-    from exporters import read_spans
+    from exporters.tracefiles import read_spans
 
     agent = next(r for r in read_spans(trace_file) if r.name == "agent")
     assert main(["view", str(packed), "--trace", agent.trace_id.upper(), "--max-depth", "1"]) == 0

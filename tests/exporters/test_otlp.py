@@ -12,7 +12,8 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-from exporters import CountingBatchSpanProcessor, FileSpanExporter, ResilientExporter, batch_processor, exporter_from_uri, read_spans
+from exporters import CountingBatchSpanProcessor, FileSpanExporter, ResilientExporter, batch_processor, exporter_from_uri
+from exporters.tracefiles import read_spans
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers.oteltap import OtelTap, attributes_of
 
@@ -57,9 +58,7 @@ def test_uri_forms_build_the_right_exporters(tmp_path: Path, monkeypatch: pytest
 
     assert isinstance(exporter_from_uri("otlp+grpc:").inner, GrpcExporter)  # type: ignore[attr-defined]
     assert isinstance(exporter_from_uri("otlp+http:").inner, HttpExporter)  # type: ignore[attr-defined]
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    assert isinstance(exporter_from_uri("otlp").inner, GrpcExporter)  # type: ignore[attr-defined]
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    assert isinstance(exporter_from_uri("otlp", protocol="grpc").inner, GrpcExporter)  # type: ignore[attr-defined]
     assert isinstance(exporter_from_uri("otlp").inner, HttpExporter)  # type: ignore[attr-defined]
 
     for bad in ("ftp://host/x", "http://", "file://x.jsonl?colour=red", "nonsense"):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from exporters import CountingBatchSpanProcessor, batch_processor, exporter_from_uri, read_spans
-from exporters._push import push
+from exporters import CountingBatchSpanProcessor, batch_processor, exporter_from_uri
+from exporters.tracefiles import read_spans
+from exporters.tracefiles.push import push
 from tests.exporters.helpers import provider_with
 from tests.servers.oteltap import OtelTap, attributes_of
 

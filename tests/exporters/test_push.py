@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exporters import FileSpanExporter, read_spans
-from exporters._push import push
+from exporters import FileSpanExporter
+from exporters.tracefiles import read_spans
+from exporters.tracefiles.push import push
 from exporters.cli import main
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers import free_port

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 import tracing
 from tracing import _retriever
+from tracing._recorder import Recorder
+from tracing._settings import Settings
 
 COLUMNS = ["id", "chunk_id", "text", "body", "page_content", "content", "doc_uri", "url", "source", "score", "title", "metadata", "node", "a.b"]
 MARKER_ROOM = 64
@@ -142,6 +144,7 @@ def test_traced_reranker_returns_its_rows_unchanged_and_the_span_stays_in_limits
 @given(output=st.lists(rows, max_size=300), schema=schemas(), budget=st.integers(min_value=0, max_value=400), capture=st.booleans())
 def test_mapping_never_raises_and_respects_the_attribute_budget(output: list[Any], schema: dict[str, Any] | None, budget: int, capture: bool) -> None:
     resolved = _retriever.RetrieverSchema(name="kb", **schema) if schema is not None else None
-    options = {"span_name": "kb", "schema": resolved, "capture_content": capture, "max_length": 2000, "max_attributes": budget}
+    recorder = Recorder(Settings(capture_content=capture, max_attribute_length=2000))
+    options = {"span_name": "kb", "schema": resolved, "recorder": recorder, "max_attributes": budget}
     assert len(_retriever.retriever_attributes(output, **options)) <= budget
     assert len(_retriever.reranker_attributes({"query": "q", "documents": output}, output, **options)) <= budget

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exporters import read_spans
+from exporters.tracefiles import read_spans
 
 ROOT = Path(__file__).resolve().parents[2]
 KB_URI = "https://help.harborbikes.example"
@@ -62,7 +62,7 @@ def test_one_question_is_one_trace_with_mapped_documents(tmp_path: Path) -> None
 
 def test_without_arguments_it_answers_the_ground_truth_questions(tmp_path: Path) -> None:
     stdout, spans = _run(tmp_path)
-    questions = [json.loads(line)["request"] for line in (ROOT / "examples" / "data" / "ground_truth.jsonl").read_text().splitlines()]
+    questions = [json.loads(line)["request"] for line in (ROOT / "exporters" / "demo" / "data" / "ground_truth.jsonl").read_text().splitlines()]
     assert stdout.count("Q: ") == len(questions) == 10
     retrievers = [span for span in spans if span.name == "harbor_kb"]
     assert len(retrievers) == 10 and len({span.trace_id for span in retrievers}) == 10

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from exporters._evaluate import Evaluation
+from exporters.evaluation.metrics import Evaluation
 
 _AT_K = ("precision", "recall", "hit_rate", "ndcg")
 _STYLE = """

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from exporters._reader import SpanRecord, read_spans
+from exporters.tracefiles.reader import SpanRecord, read_spans
 
 CSV_COLUMNS = (
     "trace_id", "span_id", "retriever", "request", "query", "start_time", "duration_ms", "status",

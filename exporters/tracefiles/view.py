@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from exporters._reader import SpanRecord
+from exporters.tracefiles.reader import SpanRecord
 
 _DOCUMENT_KEY = re.compile(r"^retrieval\.documents\.(\d+)\.")
 

@@ -16,7 +16,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from exporters._delivery import ResilientExporter
-from exporters._reader import SpanRecord, TraceFileError, logger, open_trace_file, records_from_payload
+from exporters.tracefiles.reader import SpanRecord, TraceFileError, logger, open_trace_file, records_from_payload
 
 _REMOTE_KNOWN = 0x100
 _REMOTE = 0x200

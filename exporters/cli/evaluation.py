@@ -9,9 +9,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from exporters._evaluate import DEFAULT_KS, Evaluation, evaluate, load_ground_truth, parse_ks, parse_threshold, write_json
-from exporters._reader import TraceFileError
-from exporters._retrievals import iter_retrievals, write_retrievals
+from exporters.evaluation.ground_truth import load_ground_truth
+from exporters.evaluation.metrics import DEFAULT_KS, Evaluation, evaluate, parse_ks, parse_threshold, write_json
+from exporters.tracefiles.reader import TraceFileError
+from exporters.evaluation.dataset import iter_retrievals, write_retrievals
 
 
 def retrievals_args(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +59,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
             spool.seek(0)
             write_json(evaluation, args.output, spool)
     if args.html:
-        from exporters._report_html import write_html
+        from exporters.evaluation.report_html import write_html
 
         write_html(evaluation, args.html)
     _print_table(evaluation)

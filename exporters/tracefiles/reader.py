@@ -7,7 +7,7 @@ import gzip
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -222,3 +222,15 @@ def _any_value(value: dict[str, Any]) -> Any:
     if "bytesValue" in value:
         return base64.b64decode(value["bytesValue"])
     return None
+
+
+def read_all(paths: Sequence[str]) -> list[SpanRecord]:
+    """Read every span of the files; a file that cannot be opened, or holds no readable line, is a usage error."""
+    records: list[SpanRecord] = []
+    for path in paths:
+        problems: list[TraceFileError] = []
+        found = list(read_spans(path, skipped=problems))
+        if not found and problems:
+            raise TraceFileError(problems[0].path, problems[0].line, f"not an OTLP JSON trace file ({problems[0].reason})")
+        records.extend(found)
+    return records

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from exporters._reader import SpanRecord
+from exporters.tracefiles.reader import SpanRecord
 
 _KIND_TAGS = {"SERVER": "server", "CLIENT": "client", "PRODUCER": "producer", "CONSUMER": "consumer", "INTERNAL": "internal"}
 

@@ -1,0 +1,88 @@
+"""The `agent-tracing` command: argument parsing and exit codes (SPEC 6); each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from exporters.cli.errors import EXIT_USAGE, UsageError
+from exporters.cli.evaluation import evaluate_args, evaluate_command, retrievals_args, retrievals_command
+from exporters.cli.tracefiles import jaeger_args, jaeger_command, push_args, push_command, view_args, view_command
+from exporters.tracefiles.reader import TraceFileError
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    """The demo takes no arguments."""
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from exporters.demo import run
+
+    return run()
+
+
+COMMANDS: list[Command] = [
+    ("view", "show trace files as a tree per trace", view_args, view_command),
+    ("jaeger", "convert trace files to Jaeger UI JSON", jaeger_args, jaeger_command),
+    ("push", "replay trace files to an OTLP collector or Jaeger", push_args, push_command),
+    ("retrievals", "export the retriever spans as an evaluation data set (JSONL or CSV)", retrievals_args, retrievals_command),
+    ("evaluate", "score the retriever spans against ground truth: precision, recall, hit rate, MRR, nDCG", evaluate_args, evaluate_command),
+    ("demo", "run the RAG example traced to traces/traces.jsonl, show a trace and evaluate its retrievals", _demo_args, _demo),
+]
+"""Subcommands as (name, help, add arguments, run); a new subcommand is one more entry."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand of COMMANDS."""
+    parser = argparse.ArgumentParser(prog="agent-tracing", description="Trace AI agents with OpenTelemetry: read, convert and replay trace files.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text, add_arguments, run in COMMANDS:
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 a check failed, 2 bad usage or unreadable input)."""
+    _log_to_stderr()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return int(args.run(args))
+    except (TraceFileError, UsageError, ValueError) as exc:
+        print(f"agent-tracing {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"agent-tracing {args.command}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of each record."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+def _log_to_stderr() -> None:
+    """Show the library's warnings (skipped lines, undelivered spans) on stderr, once."""
+    logger = logging.getLogger("agent_tracing")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("agent-tracing: warning: %(message)s"))
+        logger.addHandler(handler)
