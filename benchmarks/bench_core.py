@@ -27,7 +27,7 @@ def _small(question: str, top_k: int = 3) -> dict:
 
 
 def _chunks(n: int):
-    for i in range(n):
+    for _ in range(n):
         yield "tok "
 
 

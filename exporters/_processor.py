@@ -118,7 +118,7 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         if self.dropped_spans:
             logger.warning("%d spans were dropped: the export queue was full or the receiver could not be reached", self.dropped_spans)
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
+    def force_flush(self, timeout_millis: int | None = 30000) -> bool:
         """Export everything queued, including spans spilled to the fallback."""
         flushed = super().force_flush(timeout_millis)
         if self._spill is not None:

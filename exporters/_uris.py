@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -61,19 +62,19 @@ def exporter_from_uri(
             f"unknown exporter {uri!r}: use file://PATH, a *.jsonl path, otlp://HOST:4317, otlp+http://HOST:4318, "
             "http(s)://HOST/v1/traces, console, memory or a SpanExporter object"
         )
-    return ResilientExporter(inner, fallback=fallback, give_up_after_s=give_up)
+    return ResilientExporter(inner, fallback=Path(fallback) if fallback is not None else None, give_up_after_s=give_up)
 
 
 def _float(value: str | None) -> float | None:
     return float(value) if value else None
 
 
-def _file_options(options: dict[str, str]) -> dict[str, object]:
+def _file_options(options: dict[str, str]) -> dict[str, Any]:
     known = {"max_bytes", "backups", "compress", "fsync"}
     unknown = set(options) - known
     if unknown:
         raise ValueError(f"unknown file exporter option(s) {sorted(unknown)}; known: {sorted(known)}")
-    parsed: dict[str, object] = {}
+    parsed: dict[str, Any] = {}
     if "max_bytes" in options:
         parsed["max_bytes"] = int(options["max_bytes"])
     if "backups" in options:

@@ -62,7 +62,7 @@ def _error_event(exc: Exception) -> ResponsesAgentStreamEvent:
     """The in-band error event ending a stream whose agent raised (MLflow and OpenAI readers both find it)."""
     message = _describe(exc)
     error = {"code": _ERROR_CODE, "message": message}
-    return ResponsesAgentStreamEvent(type="error", error=error, **error)
+    return ResponsesAgentStreamEvent.model_validate({"type": "error", "error": error, **error})
 
 
 def _errors_as_events(stream: Iterator[Any]) -> Iterator[Any]:

@@ -238,7 +238,7 @@ class _Stream:
                 if plan.spec.capture_outputs and count:
                     recorder.set_outputs(span, plan.span_type, plan.name, self.inputs, self.output(),
                                          plan.spec.retriever_schema)
-                if failed:
+                if failed and error is not None:
                     recorder.set_error(span, error)
         except Exception as exc:  # noqa: BLE001
             report("ending a stream span", exc)

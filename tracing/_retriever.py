@@ -7,10 +7,8 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any, NamedTuple
-
-from typing import TYPE_CHECKING
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,14 +86,14 @@ def set_retriever_schema(
             _check_column(f"other_columns[{index}]", column)
         others = tuple(other_columns)
     seen: dict[str, str] = {}
-    named = [("primary_key", primary_key), ("text_column", text_column), ("doc_uri", doc_uri)]
+    named: list[tuple[str, str | None]] = [("primary_key", primary_key), ("text_column", text_column), ("doc_uri", doc_uri)]
     named += [(f"other_columns[{i}]", column) for i, column in enumerate(others)]
-    for argument, column in named:
-        if column is None:
+    for argument, used in named:
+        if used is None:
             continue
-        if column in seen:
-            raise ValueError(f"{argument}: column {column!r} is already used by {seen[column]}")
-        seen[column] = argument
+        if used in seen:
+            raise ValueError(f"{argument}: column {used!r} is already used by {seen[used]}")
+        seen[used] = argument
     schema = RetrieverSchema(name=name, primary_key=primary_key, text_column=text_column, doc_uri=doc_uri, other_columns=others)
     with _lock:
         previous = _registry.get(name)
@@ -103,7 +101,7 @@ def set_retriever_schema(
         warn = previous is not None and previous != schema and name not in _replaced_warned
         if warn:
             _replaced_warned.add(name)
-    if warn:
+    if warn and previous is not None:
         warnings.warn(
             f"retriever schema {name!r} replaced: {previous.model_dump(exclude={'name'})} -> {schema.model_dump(exclude={'name'})}",
             UserWarning,
@@ -351,7 +349,7 @@ def _databricks_rows(output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     data = result.get("data_array") or []
     if not isinstance(columns, list) or not isinstance(data, list):
         return None
-    names = [column.get("name") if isinstance(column, Mapping) else column for column in columns]
+    names = [str(column.get("name")) if isinstance(column, Mapping) else str(column) for column in columns]
     return [dict(zip(names, values)) for values in data if isinstance(values, (list, tuple))]
 
 
@@ -477,7 +475,8 @@ def _mlflow_json(documents: list[_Recorded], limit: int) -> str:
 def _ranking_json(documents: list[_Recorded], limit: int) -> str:
     """`gen_ai.retrieval.documents`: [{"id", "score"}] in rank order, trailing entries dropped to fit."""
     parts = [
-        '{"id": ' + ("null" if document.id is None else _quote(document.id)) + ', "score": ' + ("null" if document.score is None else repr(document.score)) + "}"
+        '{"id": ' + ("null" if document.id is None else _quote(document.id))
+        + ', "score": ' + ("null" if document.score is None else repr(document.score)) + "}"
         for document in documents
     ]
     return "[" + ",".join(_prefix_within(parts, limit)) + "]"

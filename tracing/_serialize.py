@@ -27,7 +27,10 @@ _SECRET_WORDS = (
     r"|private[_-]?key|access[_-]?key|secret[_-]?key|client[_-]?secret|bearer"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_SECRET_KEY = re.compile(rf"(?i)^(?:.*[_\-. ])?(?:{_SECRET_WORDS})$|^(?:.*[a-z0-9])(?:Password|Secret|Token|ApiKey|PrivateKey|SecretKey|AccessKey|Cookie|Credentials?)$")
+_SECRET_KEY = re.compile(
+    rf"(?i)^(?:.*[_\-. ])?(?:{_SECRET_WORDS})$"
+    r"|^(?:.*[a-z0-9])(?:Password|Secret|Token|ApiKey|PrivateKey|SecretKey|AccessKey|Cookie|Credentials?)$"
+)
 
 
 def clean(text: str) -> str:

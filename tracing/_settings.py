@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -18,7 +18,7 @@ from opentelemetry.sdk.environment_variables import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Convention = Literal["openinference", "genai"]
-AttributeScalar = Union[str, bool, int, float]
+AttributeScalar = str | bool | int | float
 
 ENV_PREFIX = "AGENT_TRACING_"
 DEFAULT_TRACE_FILE = "traces/traces.jsonl"

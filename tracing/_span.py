@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
@@ -129,7 +130,7 @@ class start_span:  # noqa: N801 - used like a function: `with start_span(...) as
         self._attributes = attributes
         self._schema = retriever_schema
         self._span: Span = _NOOP
-        self._token: object | None = None
+        self._token: Token[otel_context.Context] | None = None
 
     def __enter__(self) -> Span:
         if suppressed.get():

@@ -55,7 +55,7 @@ def _view(obj: Any) -> Any:
     extra = getattr(obj, "__pydantic_extra__", _NOT_PYDANTIC)
     fields = getattr(obj, "__dict__", None) if extra is not _NOT_PYDANTIC else None
     if type(fields) is dict:
-        return {**fields, **extra} if extra else fields
+        return {**fields, **extra} if isinstance(extra, dict) and extra else fields
     if isinstance(obj, Mapping):
         return obj
     return _AttributeView(obj)
@@ -149,11 +149,11 @@ class _ResponsesAggregate:
                 self._open_slot(item_id, item)
         elif kind == _ITEM_DONE:
             item = _as_dict(fields.get("item"))
-            slot = self.open.pop(get_field(item, "id"), None)
-            if slot is None:
+            done = self.open.pop(get_field(item, "id"), None)
+            if done is None:
                 self.slots.append(item)
             else:
-                self.slots[slot.index] = item
+                self.slots[done.index] = item
         elif kind in _ERROR_TYPES and self.error is None:
             self.error = _error_of(event)
         custom = fields.get("custom_outputs")

@@ -11,6 +11,7 @@ from exporters.cli.errors import EXIT_USAGE, UsageError
 from exporters.cli.evaluation import evaluate_args, evaluate_command, retrievals_args, retrievals_command
 from exporters.cli.tracefiles import jaeger_args, jaeger_command, push_args, push_command, view_args, view_command
 from exporters.tracefiles.reader import TraceFileError
+from tracing import __version__
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
@@ -39,6 +40,7 @@ COMMANDS: list[Command] = [
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand of COMMANDS."""
     parser = argparse.ArgumentParser(prog="agent-tracing", description="Trace AI agents with OpenTelemetry: read, convert and replay trace files.")
+    parser.add_argument("--version", action="version", version=f"agent-tracing {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, add_arguments, run in COMMANDS:
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
@@ -67,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time of each record."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> object:
         return sys.stderr
 

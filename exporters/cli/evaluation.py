@@ -8,11 +8,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from exporters.evaluation.ground_truth import load_ground_truth
-from exporters.evaluation.metrics import DEFAULT_KS, Evaluation, evaluate, parse_ks, parse_threshold, write_json
-from exporters.tracefiles.reader import TraceFileError
 from exporters.evaluation.dataset import iter_retrievals, write_retrievals
+from exporters.evaluation.ground_truth import load_ground_truth
+from exporters.evaluation.metrics import DEFAULT_KS, evaluate, parse_ks, parse_threshold, write_json
+from exporters.evaluation.report_text import print_table
+from exporters.tracefiles.reader import TraceFileError
 
 
 def retrievals_args(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +38,11 @@ def retrievals_command(args: argparse.Namespace) -> int:
 def evaluate_args(parser: argparse.ArgumentParser) -> None:
     """Arguments of `agent-tracing evaluate`."""
     parser.add_argument("files", nargs="+", metavar="FILE", help="OTLP JSON Lines trace files (.gz too)")
-    parser.add_argument("--ground-truth", required=True, metavar="GT", help="JSON Lines with request|trace_id and expected_retrieved_context, or CSV with request,doc_uri")
+    parser.add_argument("--ground-truth", required=True, metavar="GT",
+                        help="JSON Lines with request|trace_id and expected_retrieved_context, or CSV with request,doc_uri")
     parser.add_argument("--k", default=",".join(map(str, DEFAULT_KS)), metavar="1,3,5,10", help="cut-offs for the @k metrics")
-    parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE", help="exit 1 when the averaged metric is below VALUE (e.g. recall@5=0.8, mrr=0.5), repeatable")
+    parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                        help="exit 1 when the averaged metric is below VALUE (e.g. recall@5=0.8, mrr=0.5), repeatable")
     parser.add_argument("-o", "--output", metavar="OUT.json", help="write the aggregate and per-row metrics as JSON")
     parser.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     parser.add_argument("--top-level-only", action="store_true", help="skip retriever spans nested inside another retriever span")
@@ -53,8 +57,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
     _check_files(args.files)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool, _progress() as on_progress:
         rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=False, on_progress=on_progress)
-        on_row = (lambda row: spool.write(json.dumps(row, ensure_ascii=False) + "\n")) if args.output else None
-        evaluation = evaluate(rows, truth, ks, on_row=on_row)
+        def spool_row(row: dict[str, Any]) -> None:
+            spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+        evaluation = evaluate(rows, truth, ks, on_row=spool_row if args.output else None)
         if args.output:
             spool.seek(0)
             write_json(evaluation, args.output, spool)
@@ -62,7 +68,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         from exporters.evaluation.report_html import write_html
 
         write_html(evaluation, args.html)
-    _print_table(evaluation)
+    print_table(evaluation)
     failed = [(name, value, evaluation.aggregate[name]) for name, value in thresholds if (evaluation.aggregate[name] or 0.0) < value]
     for name, value, actual in failed:
         shown = "no scored rows" if actual is None else f"{actual:.3f}"
@@ -77,32 +83,6 @@ def _check_files(paths: list[str]) -> None:
                 pass
         except OSError as exc:
             raise TraceFileError(path, None, f"cannot open ({exc.strerror or exc})") from exc
-
-
-def _print_table(evaluation: Evaluation) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    aggregate = evaluation.aggregate
-    table = Table(title=f"retrieval metrics by doc_uri, {evaluation.scored} rows scored")
-    table.add_column("k", justify="right")
-    for metric in ("precision", "recall", "hit_rate", "ndcg"):
-        table.add_column(f"{metric}@k", justify="right")
-    for k in evaluation.ks:
-        table.add_row(str(k), *(_shown(aggregate[f"{metric}@{k}"]) for metric in ("precision", "recall", "hit_rate", "ndcg")))
-    console = Console()
-    console.print(table)
-    counts = evaluation.counts()
-    console.print(
-        f"MRR {_shown(aggregate['mrr'])}\n"
-        f"retriever rows without ground truth: {counts['unmatched_rows']}\n"
-        f"ground-truth rows without a retrieval: {counts['unmatched_ground_truth']} of {counts['ground_truth_rows']} ({evaluation.ground_truth_path})",
-        markup=False, highlight=False, soft_wrap=True,
-    )
-
-
-def _shown(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 @contextmanager

@@ -12,9 +12,13 @@ from tracing._settings import DEFAULT_TRACE_FILE
 
 def run() -> int:
     """Answer the RAG agent's ground-truth questions, show the last trace and the evaluation table; the exit code."""
-    from exporters.cli import main as cli
+    from rich.console import Console
+
     from exporters.demo import rag_agent
-    from exporters.evaluation import iter_retrievals
+    from exporters.evaluation import evaluate, iter_retrievals, load_ground_truth
+    from exporters.evaluation.report_text import print_table
+    from exporters.tracefiles import read_spans
+    from exporters.tracefiles.view import render
 
     rag_agent.main([])
     path = Path(DEFAULT_TRACE_FILE)
@@ -24,5 +28,7 @@ def run() -> int:
     last = None
     for row in iter_retrievals(path):
         last = row["trace_id"]
-    code = cli(["view", str(path), "--trace", last]) if last else 0
-    return code or cli(["evaluate", str(path), "--ground-truth", str(rag_agent.GROUND_TRUTH), "--k", "1,3,5"])
+    if last is not None:
+        render(read_spans(path), Console(), trace_id=last)
+    print_table(evaluate(iter_retrievals(path, include_content=False), load_ground_truth(rag_agent.GROUND_TRUTH), (1, 3, 5)))
+    return 0

@@ -89,28 +89,29 @@ class HelpCentreAgent(ResponsesAgent):
 
     def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:
         """Collect the done items and custom outputs of our own stream."""
-        items, custom_outputs = [], {}
+        items: list[Any] = []
+        custom_outputs: dict[str, Any] = {}
         for event in self.predict_stream(request):
             if event.type == "response.output_item.done":
-                items.append(event.item)
+                items.append(getattr(event, "item", None))
             custom_outputs.update(event.custom_outputs or {})
         return ResponsesAgentResponse(output=items, custom_outputs=custom_outputs)
 
     def predict_stream(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
         """Retrieve, rerank, then stream an extractive answer word by word."""
-        question = str(request.input[-1].content)
+        question = str(getattr(request.input[-1], "content", ""))
         documents = rerank(question, self.index.search(question, k=5))
         if documents:
             answer = f"{documents[0]['text']} (see '{documents[0]['title']}')"
         else:
             answer = "I could not find that in the help centre; please contact support."
         for word in answer.split(" "):
-            yield ResponsesAgentStreamEvent(**self.create_text_delta(word + " ", "msg_1"))
-        yield ResponsesAgentStreamEvent(
-            type="response.output_item.done",
-            item=self.create_text_output_item(answer, "msg_1"),
-            custom_outputs={"sources": [document["doc_uri"] for document in documents]},
-        )
+            yield ResponsesAgentStreamEvent.model_validate(self.create_text_delta(word + " ", "msg_1"))
+        yield ResponsesAgentStreamEvent.model_validate({
+            "type": "response.output_item.done",
+            "item": self.create_text_output_item(answer, "msg_1"),
+            "custom_outputs": {"sources": [document["doc_uri"] for document in documents]},
+        })
 
 
 def _questions(argv: list[str]) -> list[str]:
@@ -125,8 +126,9 @@ def main(argv: list[str]) -> None:
     tracing.configure(service_name="harbor-help-centre")
     agent = HelpCentreAgent(KeywordIndex.from_jsonl(KNOWLEDGE_BASE))
     for question in _questions(argv):
-        response = agent.predict({"input": [{"role": "user", "content": question}]})
-        print(f"Q: {question}\nA: {response.output_text}\nsources: {', '.join(response.custom_outputs['sources'])}\n")
+        response = agent.predict({"input": [{"role": "user", "content": question}]})  # type: ignore[arg-type]  # a dict is validated
+        sources = (response.custom_outputs or {}).get("sources", [])
+        print(f"Q: {question}\nA: {response.output_text}\nsources: {', '.join(sources)}\n")
     tracing.force_flush()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from exporters.tracefiles.reader import SpanRecord, read_spans
+from tracing import keys
 
 CSV_COLUMNS = (
     "trace_id", "span_id", "retriever", "request", "query", "start_time", "duration_ms", "status",
@@ -24,7 +25,10 @@ CSV_COLUMNS = (
 RECENT_ROOTS = 100_000
 """How many finished traces keep their request text for retriever spans that arrive after their root (other processes, other files)."""
 
-_DOCUMENT_KEY = re.compile(r"^retrieval\.documents\.(\d+)\.document\.(id|content|score|metadata)$")
+_DOCUMENT_FIELDS = {keys.DOCUMENT_ID: "id", keys.DOCUMENT_CONTENT: "content", keys.DOCUMENT_SCORE: "score",
+                    keys.DOCUMENT_METADATA: "metadata"}
+_DOCUMENT_PREFIX = keys.RETRIEVAL_DOCUMENTS + "."
+_DOCUMENT_KEY = re.compile(rf"^{re.escape(_DOCUMENT_PREFIX)}(\d+)\.({'|'.join(map(re.escape, _DOCUMENT_FIELDS))})$")
 _QUERY_KEYS = ("query", "question", "q", "query_str", "text", "prompt")
 _PROGRESS_EVERY = 10_000
 
@@ -81,8 +85,8 @@ def _last_user_message(request: dict[str, Any]) -> str | None:
 
 def _decoded(record: SpanRecord) -> Any:
     """The span's input value, JSON-decoded when it is JSON."""
-    value = record.attributes.get("input.value")
-    if not isinstance(value, str) or record.attributes.get("input.mime_type") == "text/plain":
+    value = record.attributes.get(keys.INPUT_VALUE)
+    if not isinstance(value, str) or record.attributes.get(keys.INPUT_MIME_TYPE) == keys.TEXT:
         return value
     try:
         return json.loads(value)
@@ -108,18 +112,18 @@ def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]
     """Ranked documents from retrieval.documents.N.*; the tail from output.value when the attribute budget cut it short."""
     found: dict[int, dict[str, Any]] = {}
     for key, value in record.attributes.items():
-        match = _DOCUMENT_KEY.match(key) if key.startswith("retrieval.") else None
+        match = _DOCUMENT_KEY.match(key) if key.startswith(_DOCUMENT_PREFIX) else None
         if match:
-            found.setdefault(int(match.group(1)), {})[match.group(2)] = value
+            found.setdefault(int(match.group(1)), {})[_DOCUMENT_FIELDS[match.group(2)]] = value
     entries = []
     for index in sorted(found):
         fields = found[index]
         metadata = _json_object(fields.get("metadata"))
-        entries.append((fields.get("id"), metadata.pop("doc_uri", None), fields.get("score"), fields.get("content"), metadata))
+        entries.append((fields.get("id"), metadata.pop(keys.MLFLOW_DOC_URI, None), fields.get("score"), fields.get("content"), metadata))
     for item in _output_documents(record, len(entries))[len(entries):]:
-        metadata = dict(item.get("metadata") or {})
-        metadata.pop("chunk_id", None)
-        entries.append((item.get("id"), metadata.pop("doc_uri", None), None, item.get("page_content"), metadata))
+        metadata = dict(item.get(keys.MLFLOW_DOC_METADATA) or {})
+        metadata.pop(keys.MLFLOW_CHUNK_ID, None)
+        entries.append((item.get("id"), metadata.pop(keys.MLFLOW_DOC_URI, None), None, item.get(keys.MLFLOW_PAGE_CONTENT), metadata))
     return [
         {"rank": rank, "id": identifier, "doc_uri": doc_uri, "score": score, "content": content if include_content else None, "metadata": metadata}
         for rank, (identifier, doc_uri, score, content, metadata) in enumerate(entries, start=1)
@@ -138,8 +142,8 @@ def _json_object(value: Any) -> dict[str, Any]:
 
 def _output_documents(record: SpanRecord, known: int) -> list[dict[str, Any]]:
     """The documents of output.value when the span holds more documents than its `known` attributes."""
-    count = record.attributes.get("agent_tracing.retriever.document_count")
-    value = record.attributes.get("output.value")
+    count = record.attributes.get(keys.RETRIEVER_DOCUMENT_COUNT)
+    value = record.attributes.get(keys.OUTPUT_VALUE)
     if not isinstance(count, int) or count <= known or not isinstance(value, str) or not value.startswith("["):
         return []
     try:
@@ -154,7 +158,7 @@ def _row(record: SpanRecord, include_content: bool) -> dict[str, Any]:
     return {
         "trace_id": record.trace_id,
         "span_id": record.span_id,
-        "retriever": str(record.attributes.get("gen_ai.data_source.id") or record.name),
+        "retriever": str(record.attributes.get(keys.GEN_AI_DATA_SOURCE_ID) or record.name),
         "request": None,
         "query": _query(record),
         "documents": _documents(record, include_content),
@@ -188,7 +192,7 @@ def iter_retrievals(
         spans += 1
         if on_progress is not None and spans % _PROGRESS_EVERY == 0:
             on_progress(spans, rows)
-        retriever = record.attributes.get("openinference.span.kind") == "RETRIEVER"
+        retriever = record.span_type == keys.SpanType.RETRIEVER.value
         trace_id = record.trace_id
         if trace_id in roots:
             if retriever:

@@ -88,7 +88,8 @@ def _jsonl_entries(path: str, lines: Iterable[str]) -> list[Expectation]:
 
 
 def _expectation(path: str, number: int, item: dict[str, Any]) -> Expectation:
-    expectations = item.get("expectations") if isinstance(item.get("expectations"), dict) else {}
+    found = item.get("expectations")
+    expectations: dict[str, Any] = found if isinstance(found, dict) else {}
     context = item.get("expected_retrieved_context", expectations.get("expected_retrieved_context"))
     if context is None:
         raise GroundTruthError(path, number, "no expected_retrieved_context")

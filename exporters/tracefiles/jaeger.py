@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from exporters.tracefiles.reader import SpanRecord
+from tracing import keys
 
 _KIND_TAGS = {"SERVER": "server", "CLIENT": "client", "PRODUCER": "producer", "CONSUMER": "consumer", "INTERNAL": "internal"}
 
@@ -30,7 +31,7 @@ def to_jaeger(records: Iterable[SpanRecord]) -> dict[str, Any]:
                 process_ids[key] = f"p{len(process_ids) + 1}"
                 processes[process_ids[key]] = {
                     "serviceName": span.service_name,
-                    "tags": [_tag(k, v) for k, v in sorted(span.resource.items()) if k != "service.name"],
+                    "tags": [_tag(k, v) for k, v in sorted(span.resource.items()) if k != keys.SERVICE_NAME],
                 }
             jaeger_spans.append(_span(span, process_ids[key]))
         data.append({"traceID": trace_id, "spans": jaeger_spans, "processes": processes, "warnings": None})

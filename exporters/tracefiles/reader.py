@@ -10,7 +10,9 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
+
+from tracing import keys
 
 logger = logging.getLogger("agent_tracing.exporters")
 
@@ -80,13 +82,13 @@ class SpanRecord:
     @property
     def span_type(self) -> str:
         """The agent-tracing span type (falls back to the OpenInference kind, then UNKNOWN)."""
-        value = self.attributes.get("agent_tracing.span_type") or self.attributes.get("openinference.span.kind")
+        value = self.attributes.get(keys.SPAN_TYPE) or self.attributes.get(keys.SPAN_KIND)
         return str(value) if value else "UNKNOWN"
 
     @property
     def service_name(self) -> str:
         """The resource's service.name, or 'unknown_service'."""
-        return str(self.resource.get("service.name", "unknown_service"))
+        return str(self.resource.get(keys.SERVICE_NAME, "unknown_service"))
 
 
 def read_spans(
@@ -130,7 +132,7 @@ def open_trace_file(path: str | os.PathLike[str]) -> tuple[BinaryIO, BinaryIO]:
         raise TraceFileError(str(path), None, f"cannot open ({exc.strerror or exc})") from exc
     if raw.read(2) == b"\x1f\x8b":
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw
     raw.seek(0)
     return raw, raw
 

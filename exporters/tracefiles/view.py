@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from exporters.tracefiles.reader import SpanRecord
+from tracing import keys
 
-_DOCUMENT_KEY = re.compile(r"^retrieval\.documents\.(\d+)\.")
+_DOCUMENT_KEY = re.compile(rf"^{re.escape(keys.RETRIEVAL_DOCUMENTS)}\.(\d+)\.")
 
 
 class _Node:
@@ -69,7 +70,7 @@ def _label(record: SpanRecord) -> str:
     documents = document_count(record)
     if documents:
         parts.append(f"{documents} docs")
-    if record.attributes.get("agent_tracing.stream.cancelled"):
+    if record.attributes.get(keys.STREAM_CANCELLED):
         parts.append("cancelled")
     return "  ".join(parts)
 
