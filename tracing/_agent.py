@@ -199,7 +199,17 @@ def trace_agent(
     methods: Iterable[str] = (),
     stream_errors: StreamErrors | None = None,
 ) -> Any:
-    """Class decorator: trace ``predict``, ``predict_stream`` and ``methods`` of any class as AGENT spans."""
+    """Class decorator: trace ``predict``, ``predict_stream`` and ``methods`` of any class as AGENT spans.
+
+    Use bare (`@trace_agent`) or with arguments. A dict request is validated into `ResponsesAgentRequest` when the
+    class is a `ResponsesAgent` or its method annotates the request so; a `traceparent` in `custom_inputs` is continued.
+
+    Args:
+        cls: the class, when used bare.
+        methods: more method names to trace as entry points.
+        stream_errors: "raise" (default) re-raises a streaming method's exception; "event" ends the stream with an
+            error event instead, for serving layers that report errors in-band.
+    """
     if stream_errors is not None and stream_errors not in _STREAM_ERRORS:
         raise ValueError(f"stream_errors must be one of {_STREAM_ERRORS}, got {stream_errors!r}")
     names = tuple(dict.fromkeys((*_AGENT_METHODS, *methods)))

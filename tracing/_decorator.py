@@ -472,7 +472,22 @@ def trace(
     capture_outputs: bool = True,
     retriever_schema: str | None = None,
 ) -> Any:
-    """Trace every call of a function, method, coroutine or (async) generator as a span."""
+    """Trace every call of a function, method, coroutine or (async) generator as a span.
+
+    Use bare (`@trace`) or with arguments (`@trace(span_type="TOOL")`). The span is named after the function,
+    records the bound arguments as `input.value` and the result as `output.value`; a generator's chunks are
+    aggregated into one output. The decorated callable behaves exactly as before (SPEC 3.1).
+
+    Args:
+        func: the callable, when used bare.
+        name: the span name (default: the function's `__name__`; a RETRIEVER span's name finds its schema).
+        span_type: a `SpanType` or its name (CHAIN by default).
+        attributes: static attributes for every span, recorded as `Span.set_attribute` records them.
+        output_reducer: `fn(chunks) -> output` replacing the built-in aggregation of a stream.
+        capture_inputs: record `input.value` (False keeps arguments out of the span).
+        capture_outputs: record `output.value` (and documents).
+        retriever_schema: the schema name of a RETRIEVER or RERANKER span named otherwise.
+    """
     spec = SpanSpec(
         name=name,
         span_type=span_type_name(span_type),

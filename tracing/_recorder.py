@@ -145,12 +145,8 @@ class Recorder:
 
     def set_inputs(self, span: Span, value: Any) -> None:
         """Record any value as the span's input (text for a string, JSON otherwise)."""
-        if not self.capture_content:
-            return
-        if isinstance(value, str):
-            span.set_attributes({keys.INPUT_VALUE: self.text(value), keys.INPUT_MIME_TYPE: keys.TEXT})
-        else:
-            span.set_attributes({keys.INPUT_VALUE: self.json(value), keys.INPUT_MIME_TYPE: keys.JSON})
+        if self.capture_content:
+            span.set_attributes(self._value(keys.INPUT_VALUE, keys.INPUT_MIME_TYPE, value))
 
     def set_outputs(self, span: Span, span_type: str, name: str, inputs: Any, value: Any, schema: str | None) -> None:
         """Record a span's output by its type: documents for retrievers and rerankers, else text or JSON."""
@@ -160,12 +156,14 @@ class Recorder:
                 return
             except Exception as exc:  # noqa: BLE001 - documents fall back to plain JSON
                 report("mapping retriever documents", exc)
-        if value is None or not self.capture_content:
-            return
+        if value is not None and self.capture_content:
+            span.set_attributes(self._value(keys.OUTPUT_VALUE, keys.OUTPUT_MIME_TYPE, value))
+
+    def _value(self, value_key: str, mime_key: str, value: Any) -> dict[str, AttributeValue]:
+        """A value and its mime type: text for a string, JSON otherwise."""
         if isinstance(value, str):
-            span.set_attributes({keys.OUTPUT_VALUE: self.text(value), keys.OUTPUT_MIME_TYPE: keys.TEXT})
-        else:
-            span.set_attributes({keys.OUTPUT_VALUE: self.json(value), keys.OUTPUT_MIME_TYPE: keys.JSON})
+            return {value_key: self.text(value), mime_key: keys.TEXT}
+        return {value_key: self.json(value), mime_key: keys.JSON}
 
     def _set_documents(self, span: Span, span_type: str, name: str, inputs: Any, value: Any, schema: str | None) -> None:
         """A retriever's or reranker's result as documents (SPEC 4), within the span's attribute room."""

@@ -71,7 +71,18 @@ def set_retriever_schema(
     doc_uri: str | None = None,
     other_columns: Sequence[str] | None = None,
 ) -> RetrieverSchema:
-    """Register how the rows of the retriever `name` (a RETRIEVER span of that name) map to documents."""
+    """Register how the rows of the retriever `name` (a RETRIEVER span of that name) map to documents.
+
+    Args:
+        name: the retriever's span name (or the `retriever_schema=` given to `trace`/`start_span`).
+        primary_key: the column holding a document's id.
+        text_column: the column holding its text.
+        doc_uri: the column holding its URI (what evaluation compares).
+        other_columns: more columns kept in each document's metadata.
+
+    Registering the same fields again does nothing; other fields replace the schema with a warning. Bad arguments
+    raise TypeError or ValueError naming the argument.
+    """
     _check_column("name", name)
     _check_column("primary_key", primary_key)
     _check_column("text_column", text_column)

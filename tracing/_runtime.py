@@ -224,7 +224,24 @@ def configure(
     max_attribute_length: int | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
 ) -> TracerProvider:
-    """Set up (or replace) the tracing pipeline: arguments > config > environment > defaults."""
+    """Set up (or replace) the tracing pipeline and return its TracerProvider.
+
+    Each setting comes from the argument, else `config`, else the environment (`AGENT_TRACING_*` and the standard
+    `OTEL_*` variables), else the default. A bad value raises ValueError naming its source and field. The new
+    pipeline is in place before the previous one is flushed and shut down.
+
+    Args:
+        service_name: the resource's `service.name`.
+        exporters: URIs (`file://PATH`, `*.jsonl`, `otlp://HOST:4317`, `otlp+http://HOST:4318`, `http(s)://.../v1/traces`,
+            `console`, `memory`), SDK `SpanExporter` or `SpanProcessor` objects, or a comma-separated string of URIs.
+        config: a dict of these settings, or the path of a YAML file holding them.
+        sample_ratio: keep this fraction of traces (head sampling, parent based).
+        capture_content: False keeps inputs, outputs and document text out of spans.
+        redact: True/False, a list of extra secret-key patterns, or {"keys", "values", "callback"}.
+        conventions: "openinference", "genai" or both (a list or comma-separated string).
+        max_attribute_length: the longest text an attribute may hold (cut with a visible marker).
+        resource_attributes: more resource attributes.
+    """
     settings = resolve(
         {
             "service_name": service_name,
