@@ -6,10 +6,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracing
-from tracing import _errors
+from tests.capture import CapturedSpans
+from tracing._errors import reset_error_counts
 
 pytest_plugins: list[str] = [
     "tests.servers.oteltap",
@@ -27,10 +27,9 @@ def _no_failed_detach(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    """tracing configured to a real in-memory SDK exporter; shut down afterwards."""
-    memory = InMemorySpanExporter()
-    tracing.configure(service_name="tests", exporters=[memory])
-    _errors.reset_error_counts()
-    yield memory
+def spans() -> Iterator[CapturedSpans]:
+    """tracing configured into a real SDK in-memory exporter (`spans.configure(**settings)` to change settings); shut down afterwards."""
+    captured = CapturedSpans().configure()
+    reset_error_counts()
+    yield captured
     tracing.shutdown()

@@ -14,8 +14,8 @@ from opentelemetry import propagate
 from opentelemetry.trace import StatusCode
 
 import tracing
-from tests.agents.conftest import Spans, input_of, output_of
 from tests.agents.test_propagation import _BrokenPropagator
+from tests.capture import CapturedSpans, inputs, output
 from tracing._agent import ResponsesAgent, trace_agent
 from tracing._errors import error_counts
 from tracing._responses import (
@@ -76,10 +76,10 @@ class InBandFailingAgent(FailingAgent):
         raise self.error
 
 
-def test_predict_is_one_agent_span_with_request_context_and_custom_outputs(spans: Spans) -> None:
+def test_predict_is_one_agent_span_with_request_context_and_custom_outputs(spans: CapturedSpans) -> None:
     response = WordAgent().predict(REQUEST)
     assert isinstance(response, ResponsesAgentResponse)
-    span = spans.named("WordAgent.predict")
+    span = spans.one("WordAgent.predict")
     assert span.parent is None
     attributes = dict(span.attributes)
     assert {key: attributes[key] for key in (
@@ -93,29 +93,29 @@ def test_predict_is_one_agent_span_with_request_context_and_custom_outputs(spans
         "session.id": "conv-7",
         "user.id": "user-3",
     }
-    assert input_of(span) == {"request": {**REQUEST, "input": [{**REQUEST["input"][0], "type": "message"}]}}
-    assert output_of(span) == {
+    assert inputs(span) == {"request": {**REQUEST, "input": [{**REQUEST["input"][0], "type": "message"}]}}
+    assert output(span) == {
         "output": [{"type": "message", **create_text_output_item("Tracing shows what agents do.", "msg_1")}],
         "custom_outputs": {"sources": ["doc-1"]},
         "object": "response",
     }
 
 
-def test_predict_reusing_predict_stream_has_a_stream_child_with_the_aggregate(spans: Spans) -> None:
+def test_predict_reusing_predict_stream_has_a_stream_child_with_the_aggregate(spans: CapturedSpans) -> None:
     WordAgent().predict(REQUEST)
-    parent, child = spans.named("WordAgent.predict"), spans.named("WordAgent.predict_stream")
+    parent, child = spans.one("WordAgent.predict"), spans.one("WordAgent.predict_stream")
     assert child.parent is not None and child.parent.span_id == parent.context.span_id
     assert child.context.trace_id == parent.context.trace_id
     assert child.attributes["agent_tracing.stream.chunks"] == len(WORDS) + 1
     assert child.attributes["agent_tracing.stream.cancelled"] is False
     assert child.attributes["agent_tracing.stream.first_chunk_ms"] >= 0
-    assert output_of(child) == {
+    assert output(child) == {
         "output": [create_text_output_item("Tracing shows what agents do.", "msg_1")],
         "custom_outputs": {"sources": ["doc-1"]},
     }
 
 
-def test_a_dict_request_is_validated_into_the_model(spans: Spans) -> None:
+def test_a_dict_request_is_validated_into_the_model(spans: CapturedSpans) -> None:
     seen: list[Any] = []
 
     class Recorder(ResponsesAgent):
@@ -129,7 +129,7 @@ def test_a_dict_request_is_validated_into_the_model(spans: Spans) -> None:
     assert seen[0].context.conversation_id == "conv-7"
 
 
-def test_an_invalid_dict_request_raises_pydantic_validation_error_naming_the_field(spans: Spans) -> None:
+def test_an_invalid_dict_request_raises_pydantic_validation_error_naming_the_field(spans: CapturedSpans) -> None:
     with pytest.raises(pydantic.ValidationError) as raised:
         WordAgent().predict({"messages": [{"role": "user", "content": "hi"}]})
     assert raised.value.errors()[0]["loc"] == ("input",)
@@ -146,57 +146,57 @@ def test_agent_methods_keep_name_doc_and_signature() -> None:
     assert WordAgent.create_text_delta("x", "i") == create_text_delta("x", "i")
 
 
-def test_an_abandoned_stream_is_exported_as_cancelled_with_the_partial_text(spans: Spans) -> None:
+def test_an_abandoned_stream_is_exported_as_cancelled_with_the_partial_text(spans: CapturedSpans) -> None:
     stream = WordAgent().predict_stream(REQUEST)
     received = [next(stream) for _ in range(3)]
     assert [event.delta for event in received] == WORDS[:3]
     stream.close()
-    span = spans.named("WordAgent.predict_stream")
+    span = spans.one("WordAgent.predict_stream")
     assert span.attributes["agent_tracing.stream.cancelled"] is True
     assert span.attributes["agent_tracing.stream.chunks"] == 3
     assert span.status.status_code is not StatusCode.ERROR
-    assert output_of(span) == {"output": [create_text_output_item("Tracing shows what ", "msg_1")]}
+    assert output(span) == {"output": [create_text_output_item("Tracing shows what ", "msg_1")]}
 
 
-def test_a_stream_dropped_without_close_is_cancelled_when_collected(spans: Spans) -> None:
+def test_a_stream_dropped_without_close_is_cancelled_when_collected(spans: CapturedSpans) -> None:
     def consume_two() -> None:
         for index, _ in enumerate(WordAgent().predict_stream(REQUEST)):
             if index == 1:
                 break
 
     consume_two()
-    span = spans.named("WordAgent.predict_stream")
+    span = spans.one("WordAgent.predict_stream")
     assert span.attributes["agent_tracing.stream.cancelled"] is True
-    assert output_of(span) == {"output": [create_text_output_item("Tracing shows ", "msg_1")]}
+    assert output(span) == {"output": [create_text_output_item("Tracing shows ", "msg_1")]}
 
 
-def test_a_failing_stream_ends_error_with_partial_output_and_the_same_exception(spans: Spans) -> None:
+def test_a_failing_stream_ends_error_with_partial_output_and_the_same_exception(spans: CapturedSpans) -> None:
     received: list[Any] = []
     with pytest.raises(RuntimeError) as raised:
         for event in FailingAgent().predict_stream(REQUEST):
             received.append(event)
     assert raised.value is FailingAgent.error
     assert len(received) == 2
-    span = spans.named("FailingAgent.predict_stream")
+    span = spans.one("FailingAgent.predict_stream")
     assert span.status.status_code is StatusCode.ERROR
     assert [event.name for event in span.events] == ["exception"]
     assert span.events[0].attributes["exception.message"] == "model went away"
-    assert output_of(span) == {"output": [create_text_output_item("Half an answer", "msg_1")]}
+    assert output(span) == {"output": [create_text_output_item("Half an answer", "msg_1")]}
 
 
-def test_stream_errors_event_ends_the_stream_with_an_error_event(spans: Spans) -> None:
+def test_stream_errors_event_ends_the_stream_with_an_error_event(spans: CapturedSpans) -> None:
     events = list(InBandFailingAgent().predict_stream(REQUEST))
     error = {"code": "server_error", "message": "RuntimeError: model went away"}
     assert events[-1].model_dump() == {"type": "error", "error": error, **error}
     assert len(events) == 2
-    span = spans.named("InBandFailingAgent.predict_stream")
+    span = spans.one("InBandFailingAgent.predict_stream")
     assert span.status.status_code is StatusCode.ERROR
     assert [event.name for event in span.events] == ["exception"]
     assert span.events[0].attributes["exception.message"] == "model went away"
-    assert output_of(span) == {"output": [create_text_output_item("Half ", "msg_1")]}
+    assert output(span) == {"output": [create_text_output_item("Half ", "msg_1")]}
 
 
-def test_stream_errors_event_as_a_decorator_argument(spans: Spans) -> None:
+def test_stream_errors_event_as_a_decorator_argument(spans: CapturedSpans) -> None:
     @trace_agent(stream_errors="event")
     class Legacy:
         def predict_stream(self, question: str) -> Iterator[str]:
@@ -206,7 +206,7 @@ def test_stream_errors_event_as_a_decorator_argument(spans: Spans) -> None:
     events = list(Legacy().predict_stream("q"))
     assert events[0] == "partial"
     assert events[1].type == "error" and events[1].error["message"] == "ValueError: no more"
-    assert spans.named("Legacy.predict_stream").status.status_code is StatusCode.ERROR
+    assert spans.one("Legacy.predict_stream").status.status_code is StatusCode.ERROR
 
 
 def test_stream_errors_rejects_unknown_modes() -> None:
@@ -219,7 +219,7 @@ class _Unprintable(Exception):
         raise RuntimeError("no text")
 
 
-def test_an_unprintable_error_still_ends_the_stream_with_an_error_event(spans: Spans) -> None:
+def test_an_unprintable_error_still_ends_the_stream_with_an_error_event(spans: CapturedSpans) -> None:
     class Agent(ResponsesAgent):
         stream_errors = "event"
 
@@ -231,7 +231,7 @@ def test_an_unprintable_error_still_ends_the_stream_with_an_error_event(spans: S
     assert events[-1].error == {"code": "server_error", "message": "_Unprintable"}
 
 
-def test_a_method_the_user_traced_already_is_not_traced_twice(spans: Spans) -> None:
+def test_a_method_the_user_traced_already_is_not_traced_twice(spans: CapturedSpans) -> None:
     class Agent(ResponsesAgent):
         @tracing.trace(name="my-agent", span_type="AGENT")
         def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:
@@ -241,7 +241,7 @@ def test_a_method_the_user_traced_already_is_not_traced_twice(spans: Spans) -> N
     assert [span.name for span in spans.all()] == ["my-agent"]
 
 
-def test_subclasses_are_traced_once_per_definition(spans: Spans) -> None:
+def test_subclasses_are_traced_once_per_definition(spans: CapturedSpans) -> None:
     class Child(WordAgent):
         pass
 
@@ -249,7 +249,7 @@ def test_subclasses_are_traced_once_per_definition(spans: Spans) -> None:
     assert sorted(span.name for span in spans.all()) == ["WordAgent.predict", "WordAgent.predict_stream"]
 
 
-def test_trace_agent_traces_any_class_and_extra_methods(spans: Spans) -> None:
+def test_trace_agent_traces_any_class_and_extra_methods(spans: CapturedSpans) -> None:
     @trace_agent(methods=["run"])
     class Plain:
         def predict(self, question: dict[str, Any]) -> str:
@@ -259,28 +259,28 @@ def test_trace_agent_traces_any_class_and_extra_methods(spans: Spans) -> None:
             return self.predict({"q": question})
 
     assert Plain().run("why") == "answer to why"
-    run, predict = spans.named("Plain.run"), spans.named("Plain.predict")
+    run, predict = spans.one("Plain.run"), spans.one("Plain.predict")
     assert predict.parent is not None and predict.parent.span_id == run.context.span_id
-    assert input_of(predict) == {"question": {"q": "why"}}
+    assert inputs(predict) == {"question": {"q": "why"}}
     assert predict.attributes["output.value"] == "answer to why"
     assert predict.attributes["gen_ai.agent.name"] == "Plain"
 
 
-def test_trace_agent_validates_requests_annotated_with_the_request_model(spans: Spans) -> None:
+def test_trace_agent_validates_requests_annotated_with_the_request_model(spans: CapturedSpans) -> None:
     @trace_agent
     class Annotated:
         def predict(self, request: ResponsesAgentRequest) -> str:
             return type(request).__name__
 
     assert Annotated().predict(REQUEST) == "ResponsesAgentRequest"
-    assert spans.named("Annotated.predict").attributes["session.id"] == "conv-7"
+    assert spans.one("Annotated.predict").attributes["session.id"] == "conv-7"
 
 
 def _cc_chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     return {"id": "cc-1", "model": "fake", "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
 
-def test_a_chat_completions_stream_is_aggregated_into_one_completion(spans: Spans) -> None:
+def test_a_chat_completions_stream_is_aggregated_into_one_completion(spans: CapturedSpans) -> None:
     @trace_agent
     class LegacyChat:
         def predict_stream(self, messages: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
@@ -291,7 +291,7 @@ def test_a_chat_completions_stream_is_aggregated_into_one_completion(spans: Span
             yield _cc_chunk({}, finish_reason="tool_calls")
 
     list(LegacyChat().predict_stream([{"role": "user", "content": "hi"}]))
-    assert output_of(spans.named("LegacyChat.predict_stream")) == {
+    assert output(spans.one("LegacyChat.predict_stream")) == {
         "object": "chat.completion",
         "id": "cc-1",
         "model": "fake",
@@ -307,7 +307,7 @@ def test_a_chat_completions_stream_is_aggregated_into_one_completion(spans: Span
     }
 
 
-def test_async_predict_and_predict_stream(spans: Spans) -> None:
+def test_async_predict_and_predict_stream(spans: CapturedSpans) -> None:
     class AsyncAgent(ResponsesAgent):
         async def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:
             items = [event["item"] async for event in self.predict_stream(request) if event["type"] == "response.output_item.done"]
@@ -321,13 +321,13 @@ def test_async_predict_and_predict_stream(spans: Spans) -> None:
 
     response = asyncio.run(AsyncAgent().predict(REQUEST))
     assert response.output_text == "Tracing shows "
-    parent, child = spans.named("AsyncAgent.predict"), spans.named("AsyncAgent.predict_stream")
+    parent, child = spans.one("AsyncAgent.predict"), spans.one("AsyncAgent.predict_stream")
     assert child.parent is not None and child.parent.span_id == parent.context.span_id
-    assert output_of(child) == {"output": [create_text_output_item("Tracing shows ", "m")]}
+    assert output(child) == {"output": [create_text_output_item("Tracing shows ", "m")]}
     assert parent.attributes["user.id"] == "user-3"
 
 
-def test_async_stream_errors_event(spans: Spans) -> None:
+def test_async_stream_errors_event(spans: CapturedSpans) -> None:
     class AsyncFailing(ResponsesAgent):
         stream_errors = "event"
 
@@ -340,7 +340,7 @@ def test_async_stream_errors_event(spans: Spans) -> None:
 
     events = asyncio.run(collect())
     assert events[-1].error == {"code": "server_error", "message": "KeyError: 'gone'"}
-    assert spans.named("AsyncFailing.predict_stream").status.status_code is StatusCode.ERROR
+    assert spans.one("AsyncFailing.predict_stream").status.status_code is StatusCode.ERROR
 
 
 def _with_traceparent(traceparent: str) -> dict[str, Any]:
@@ -351,15 +351,15 @@ REMOTE_TRACE = "0af7651916cd43dd8448eb211c80319c"
 REMOTE_SPAN = "b7ad6b7169203331"
 
 
-def test_a_traceparent_in_custom_inputs_makes_the_agent_a_child_of_the_remote_span(spans: Spans) -> None:
+def test_a_traceparent_in_custom_inputs_makes_the_agent_a_child_of_the_remote_span(spans: CapturedSpans) -> None:
     WordAgent().predict(_with_traceparent(f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01"))
-    parent, child = spans.named("WordAgent.predict"), spans.named("WordAgent.predict_stream")
+    parent, child = spans.one("WordAgent.predict"), spans.one("WordAgent.predict_stream")
     assert f"{parent.context.trace_id:032x}" == REMOTE_TRACE
     assert parent.parent is not None and f"{parent.parent.span_id:016x}" == REMOTE_SPAN and parent.parent.is_remote
     assert child.context.trace_id == parent.context.trace_id
 
 
-def test_a_traceparent_continues_streams_and_coroutines_too(spans: Spans) -> None:
+def test_a_traceparent_continues_streams_and_coroutines_too(spans: CapturedSpans) -> None:
     class AsyncAgent(ResponsesAgent):
         async def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:
             return ResponsesAgentResponse(output=[])
@@ -367,20 +367,20 @@ def test_a_traceparent_continues_streams_and_coroutines_too(spans: Spans) -> Non
     list(WordAgent().predict_stream(_with_traceparent(f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01")))
     asyncio.run(AsyncAgent().predict(_with_traceparent(f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01")))
     for name in ("WordAgent.predict_stream", "AsyncAgent.predict"):
-        span = spans.named(name)
+        span = spans.one(name)
         assert f"{span.context.trace_id:032x}" == REMOTE_TRACE
         assert f"{span.parent.span_id:016x}" == REMOTE_SPAN  # type: ignore[union-attr]
 
 
-def test_a_local_parent_wins_over_a_traceparent_in_custom_inputs(spans: Spans) -> None:
+def test_a_local_parent_wins_over_a_traceparent_in_custom_inputs(spans: CapturedSpans) -> None:
     with tracing.start_span("server") as server:
         WordAgent().predict(_with_traceparent(f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01"))
-    predict = spans.named("WordAgent.predict")
-    assert predict.parent is not None and predict.parent.span_id == spans.named("server").context.span_id
+    predict = spans.one("WordAgent.predict")
+    assert predict.parent is not None and predict.parent.span_id == spans.one("server").context.span_id
     assert server is not None
 
 
-def test_a_broken_propagator_leaves_the_agent_call_untouched(spans: Spans) -> None:
+def test_a_broken_propagator_leaves_the_agent_call_untouched(spans: CapturedSpans) -> None:
     previous = propagate.get_global_textmap()
     propagate.set_global_textmap(_BrokenPropagator())
     try:
@@ -390,10 +390,10 @@ def test_a_broken_propagator_leaves_the_agent_call_untouched(spans: Spans) -> No
         propagate.set_global_textmap(previous)
     assert response.output_text == "Tracing shows what agents do."
     assert error_counts()["trace context extraction"] == before + 1
-    assert spans.named("WordAgent.predict").parent is None
+    assert spans.one("WordAgent.predict").parent is None
 
 
-def test_concurrent_requests_on_one_instance_stay_in_their_own_traces(spans: Spans) -> None:
+def test_concurrent_requests_on_one_instance_stay_in_their_own_traces(spans: CapturedSpans) -> None:
     agent = WordAgent()
     barrier = threading.Barrier(2)
     results: dict[str, str] = {}
@@ -419,7 +419,7 @@ def test_concurrent_requests_on_one_instance_stay_in_their_own_traces(spans: Spa
     assert all(span.parent is None for span in streams)
 
 
-def test_an_abandoned_async_stream_with_stream_errors_event_is_cancelled(spans: Spans) -> None:
+def test_an_abandoned_async_stream_with_stream_errors_event_is_cancelled(spans: CapturedSpans) -> None:
     class AsyncAgent(ResponsesAgent):
         stream_errors = "event"
 
@@ -434,6 +434,6 @@ def test_an_abandoned_async_stream_with_stream_errors_event_is_cancelled(spans: 
         await stream.aclose()
 
     asyncio.run(take_two())
-    span = spans.named("AsyncAgent.predict_stream")
+    span = spans.one("AsyncAgent.predict_stream")
     assert span.attributes["agent_tracing.stream.cancelled"] is True
-    assert output_of(span) == {"output": [create_text_output_item("Tracing shows ", "m")]}
+    assert output(span) == {"output": [create_text_output_item("Tracing shows ", "m")]}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exporters.tracefiles import read_spans
-from tests.agents.conftest import Spans
+from tests.capture import CapturedSpans
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_B = ROOT / "examples" / "two_process" / "agent_b.py"
@@ -48,7 +48,7 @@ def agent_b(tmp_path: Path) -> Iterator[AgentB]:
     server.stop()
 
 
-def test_agent_b_spans_carry_agent_a_trace_and_parent(spans: Spans, agent_b: AgentB) -> None:
+def test_agent_b_spans_carry_agent_a_trace_and_parent(spans: CapturedSpans, agent_b: AgentB) -> None:
     from examples.two_process.agent_a import PlannerAgent
 
     answer = PlannerAgent(agent_b.url).predict(
@@ -57,7 +57,7 @@ def test_agent_b_spans_carry_agent_a_trace_and_parent(spans: Spans, agent_b: Age
     assert answer.output_text.startswith("Here is what I found: An agent's request is one AGENT span")
     assert agent_b.stop() == 0
 
-    planner, call = spans.named("PlannerAgent.predict"), spans.named("ask_researcher")
+    planner, call = spans.one("PlannerAgent.predict"), spans.one("ask_researcher")
     remote = {span.name: span for span in read_spans(agent_b.trace_file)}
     assert set(remote) == {"ResearchAgent.predict", "look_up"}
     research = remote["ResearchAgent.predict"]

@@ -25,12 +25,12 @@ def handle(request_id):
     return "".join(stream(request_id))
 
 
-def _assert_each_request_is_one_trace(exporter, requests):
-    spans = exporter.get_finished_spans()
-    assert len(spans) == 3 * requests
-    roots = {s.context.trace_id: s for s in spans if s.parent is None}
+def _assert_each_request_is_one_trace(captured, requests):
+    finished = captured.all()
+    assert len(finished) == 3 * requests
+    roots = {s.context.trace_id: s for s in finished if s.parent is None}
     assert len(roots) == requests
-    for span in spans:
+    for span in finished:
         root = roots[span.context.trace_id]
         request_id = span.attributes["input.value"]
         assert request_id == root.attributes["input.value"], "a span landed in another request's trace"
@@ -38,15 +38,15 @@ def _assert_each_request_is_one_trace(exporter, requests):
             assert span.parent.span_id == root.context.span_id
 
 
-def test_16_threads_by_200_requests(exporter):
+def test_16_threads_by_200_requests(spans):
     requests = [f"t{i}" for i in range(16 * 200)]
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(handle, requests))
     assert results == [f"{r}:0{r}:1{r}:2" for r in requests]
-    _assert_each_request_is_one_trace(exporter, len(requests))
+    _assert_each_request_is_one_trace(spans, len(requests))
 
 
-def test_1000_concurrent_asyncio_tasks(exporter):
+def test_1000_concurrent_asyncio_tasks(spans):
     @tracing.trace
     async def atool(request_id):
         await asyncio.sleep(0)
@@ -68,4 +68,4 @@ def test_1000_concurrent_asyncio_tasks(exporter):
 
     results = asyncio.run(main())
     assert results == [f"a{i}:0a{i}:1a{i}:2" for i in range(1000)]
-    _assert_each_request_is_one_trace(exporter, 1000)
+    _assert_each_request_is_one_trace(spans, 1000)

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracing
-from tests.core.helpers import attrs, by_name
+from tests.capture import attrs
 from tracing._settings import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,9 +117,7 @@ def test_resource_attributes_and_service_name():
     assert resource["service.name"] == "svc" and resource["deployment.environment"] == "dev"
 
 
-def test_sampling_keeps_or_drops_whole_traces():
-    memory = InMemorySpanExporter()
-
+def test_sampling_keeps_or_drops_whole_traces(spans):
     @tracing.trace
     def child(i):
         return i
@@ -128,30 +126,28 @@ def test_sampling_keeps_or_drops_whole_traces():
     def root(i):
         return child(i)
 
-    tracing.configure(exporters=[memory], sample_ratio=0.5)
+    spans.configure(sample_ratio=0.5)
     for i in range(400):
         root(i)
-    spans = memory.get_finished_spans()
-    roots = [s for s in spans if s.name == "root"]
+    finished = spans.all()
+    roots = [s for s in finished if s.name == "root"]
     assert 100 < len(roots) < 300
     kept = {s.context.trace_id for s in roots}
-    assert {s.context.trace_id for s in spans if s.name == "child"} == kept
-    tracing.configure(exporters=[memory], sample_ratio=0.0)
-    memory.clear()
+    assert {s.context.trace_id for s in finished if s.name == "child"} == kept
+    spans.configure(sample_ratio=0.0)
     assert root(1) == 1
-    assert memory.get_finished_spans() == ()
+    assert spans.all() == []
 
 
-def test_capture_content_false_keeps_structure():
-    memory = InMemorySpanExporter()
-    tracing.configure(exporters=[memory], capture_content=False)
+def test_capture_content_false_keeps_structure(spans):
+    spans.configure(capture_content=False)
 
     @tracing.trace(span_type="TOOL")
     def private(text):
         return text.upper()
 
     assert private("secret") == "SECRET"
-    span = by_name(memory, "private")
+    span = spans.one("private")
     assert "input.value" not in attrs(span) and "output.value" not in attrs(span)
     assert attrs(span)["openinference.span.kind"] == "TOOL"
 
@@ -169,17 +165,16 @@ def test_capture_content_from_environment(tmp_path):
     assert "input.value" not in json.loads(result.stdout)
 
 
-def test_redaction_default_patterns_and_callback():
-    memory = InMemorySpanExporter()
-    tracing.configure(exporters=[memory], redact={"keys": ["ssn"], "values": [r"sk-[A-Za-z0-9]{8,}"],
-                                                   "callback": lambda k, v: "***" if k == "email" else v})
+def test_redaction_default_patterns_and_callback(spans):
+    spans.configure(redact={"keys": ["ssn"], "values": [r"sk-[A-Za-z0-9]{8,}"],
+                            "callback": lambda k, v: "***" if k == "email" else v})
 
     @tracing.trace
     def login(user, password, headers, note):
         return {"user": user, "api_key": "abc", "ssn": "123", "email": "a@b.c"}
 
     login("ann", "hunter2", {"Authorization": "Bearer x", "Accept": "json"}, "key sk-ABCDEFGH1234 inside")
-    span = by_name(memory, "login")
+    span = spans.one("login")
     assert json.loads(attrs(span)["input.value"]) == {
         "user": "ann", "password": "[REDACTED]", "headers": {"Authorization": "[REDACTED]", "Accept": "json"},
         "note": "key [REDACTED] inside"}
@@ -187,11 +182,10 @@ def test_redaction_default_patterns_and_callback():
                                                        "email": "***"}
 
 
-def test_redaction_can_be_turned_off():
-    memory = InMemorySpanExporter()
-    tracing.configure(exporters=[memory], redact=False)
+def test_redaction_can_be_turned_off(spans):
+    spans.configure(redact=False)
     tracing.trace(lambda password: 1)("hunter2")
-    assert "hunter2" in memory.get_finished_spans()[0].attributes["input.value"]
+    assert "hunter2" in spans.all()[0].attributes["input.value"]
 
 
 def test_embedded_default_writes_the_trace_file_and_says_so_once(tmp_path):
@@ -260,9 +254,7 @@ def test_file_uri_writes_otlp_json_lines(tmp_path):
     assert span["name"] == "to-file" and len(span["traceId"]) == 32 and span["traceId"] == span["traceId"].lower()
 
 
-def test_suppress_and_session_scopes():
-    memory = InMemorySpanExporter()
-    tracing.configure(exporters=[memory])
+def test_suppress_and_session_scopes(spans):
 
     @tracing.trace
     def step():
@@ -272,7 +264,7 @@ def test_suppress_and_session_scopes():
         step()
     with tracing.using_session("conv-1"), tracing.using_user("u-9"), tracing.using_attributes(tags=["beta"], tier="gold"):
         step()
-    (span,) = memory.get_finished_spans()
+    (span,) = spans.all()
     assert span.attributes["session.id"] == "conv-1"
     assert span.attributes["user.id"] == "u-9"
     assert tuple(span.attributes["tag.tags"]) == ("beta",)

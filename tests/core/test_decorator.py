@@ -10,17 +10,17 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 import tracing
-from tests.core.helpers import attrs, by_name, inputs, output
+from tests.capture import attrs, inputs, output
 
 
-def test_function_inputs_outputs_and_kind(exporter):
+def test_function_inputs_outputs_and_kind(spans):
     @tracing.trace(span_type=tracing.SpanType.TOOL)
     def add(a: int, b: int = 2, *, scale: int = 1) -> int:
         """Add two numbers."""
         return (a + b) * scale
 
     assert add(1) == 3
-    span = by_name(exporter, "add")
+    span = spans.one("add")
     assert inputs(span) == {"a": 1, "b": 2, "scale": 1}
     assert output(span) == 3
     assert attrs(span)["openinference.span.kind"] == "TOOL"
@@ -45,7 +45,7 @@ async def _coroutine() -> int:
     return 1
 
 
-def test_descriptors_behave(exporter):
+def test_descriptors_behave(spans):
     class Thing:
         factor = 10
 
@@ -80,12 +80,12 @@ def test_descriptors_behave(exporter):
     assert Thing.klass2(1) == 11
     assert Thing.static(4) == -4 and thing.static(4) == -4
     assert Thing.static2(5) == 5
-    for span in exporter.get_finished_spans():
+    for span in spans.all():
         assert "self" not in inputs(span) and "cls" not in inputs(span)
-    assert [inputs(s) for s in exporter.get_finished_spans() if s.name == "method"] == [{"x": 2}, {"x": 3}]
+    assert [inputs(s) for s in spans.all() if s.name == "method"] == [{"x": 2}, {"x": 3}]
 
 
-def test_exception_is_the_same_object_and_span_is_error(exporter):
+def test_exception_is_the_same_object_and_span_is_error(spans):
     error = ValueError("boom")
 
     @tracing.trace
@@ -97,25 +97,25 @@ def test_exception_is_the_same_object_and_span_is_error(exporter):
     assert caught.value is error
     assert caught.value.__traceback__ is not None
     assert "fails" in [frame.name for frame in __import__("traceback").extract_tb(caught.value.__traceback__)]
-    span = by_name(exporter, "fails")
+    span = spans.one("fails")
     assert span.status.status_code is StatusCode.ERROR
     assert span.events[0].name == "exception"
     assert span.events[0].attributes["exception.message"] == "boom"
 
 
-def test_bare_and_parametrised_forms_and_name(exporter):
+def test_bare_and_parametrised_forms_and_name(spans):
     @tracing.trace(name="custom", attributes={"team": "search"})
     def f():
         return "text"
 
     assert f() == "text"
-    span = by_name(exporter, "custom")
+    span = spans.one("custom")
     assert attrs(span)["team"] == "search"
     assert attrs(span)["output.value"] == "text"
     assert attrs(span)["output.mime_type"] == "text/plain"
 
 
-def test_nested_calls_share_a_trace(exporter):
+def test_nested_calls_share_a_trace(spans):
     @tracing.trace
     def inner(x):
         return x
@@ -125,14 +125,14 @@ def test_nested_calls_share_a_trace(exporter):
         return inner(x) + 1
 
     outer(1)
-    parent, child = by_name(exporter, "outer"), by_name(exporter, "inner")
+    parent, child = spans.one("outer"), spans.one("inner")
     assert child.parent.span_id == parent.context.span_id
     assert child.context.trace_id == parent.context.trace_id
     assert attrs(parent)["gen_ai.operation.name"] == "invoke_agent"
     assert attrs(parent)["gen_ai.agent.name"] == "outer"
 
 
-def test_span_types_without_openinference_kind(exporter):
+def test_span_types_without_openinference_kind(spans):
     @tracing.trace(span_type="PARSER")
     def parse():
         return 1
@@ -142,13 +142,13 @@ def test_span_types_without_openinference_kind(exporter):
         return 1
 
     parse(), chat()
-    assert attrs(by_name(exporter, "parse"))["openinference.span.kind"] == "CHAIN"
-    assert attrs(by_name(exporter, "parse"))["agent_tracing.span_type"] == "PARSER"
-    assert attrs(by_name(exporter, "chat"))["openinference.span.kind"] == "LLM"
-    assert attrs(by_name(exporter, "chat"))["agent_tracing.span_type"] == "CHAT_MODEL"
+    assert attrs(spans.one("parse"))["openinference.span.kind"] == "CHAIN"
+    assert attrs(spans.one("parse"))["agent_tracing.span_type"] == "PARSER"
+    assert attrs(spans.one("chat"))["openinference.span.kind"] == "LLM"
+    assert attrs(spans.one("chat"))["agent_tracing.span_type"] == "CHAT_MODEL"
 
 
-def test_serialization_of_common_values(exporter):
+def test_serialization_of_common_values(spans):
     @dataclasses.dataclass
     class Point:
         x: int
@@ -166,7 +166,7 @@ def test_serialization_of_common_values(exporter):
         name: str
 
     take(Point(1, 2), {"b", "a"}, b"raw", datetime.datetime(2024, 1, 2, 3, 4, 5), Model(name="m"))
-    span = by_name(exporter, "take")
+    span = spans.one("take")
     assert inputs(span) == {
         "point": {"x": 1, "y": 2},
         "tags": ["a", "b"],
@@ -177,63 +177,59 @@ def test_serialization_of_common_values(exporter):
     assert "output.value" not in attrs(span)
 
 
-def test_truncation_has_a_visible_marker():
-    memory = __import__("opentelemetry.sdk.trace.export.in_memory_span_exporter", fromlist=["x"]).InMemorySpanExporter()
-    tracing.configure(exporters=[memory], max_attribute_length=300)
-    try:
+def test_truncation_has_a_visible_marker(spans):
+    spans.configure(max_attribute_length=300)
 
-        @tracing.trace
-        def echo(text):
-            return text
+    @tracing.trace
+    def echo(text):
+        return text
 
-        echo("y" * 1000)
-        span = by_name(memory, "echo")
-        assert attrs(span)["output.value"] == "y" * 300 + "...[truncated 700 chars]"
-        assert attrs(span)["input.value"].endswith("chars]")
-    finally:
-        tracing.shutdown()
+    echo("y" * 1000)
+    span = spans.one("echo")
+    assert attrs(span)["output.value"] == "y" * 300 + "...[truncated 700 chars]"
+    assert attrs(span)["input.value"].endswith("chars]")
 
 
-def test_capture_flags(exporter):
+def test_capture_flags(spans):
     @tracing.trace(capture_inputs=False, capture_outputs=False)
     def quiet(secret_plan):
         return "result"
 
     assert quiet("x") == "result"
-    span = by_name(exporter, "quiet")
+    span = spans.one("quiet")
     assert "input.value" not in attrs(span) and "output.value" not in attrs(span)
 
 
-def test_start_span_block(exporter):
+def test_start_span_block(spans):
     with tracing.start_span("block", span_type="RETRIEVER", inputs="what is x?", attributes={"k": [1, 2]}) as span:
         span.set_attribute("custom", {"nested": True})
         assert tracing.get_current_span().span_id == span.span_id
-    recorded = by_name(exporter, "block")
+    recorded = spans.one("block")
     assert attrs(recorded)["input.value"] == "what is x?"
     assert attrs(recorded)["input.mime_type"] == "text/plain"
     assert attrs(recorded)["k"] == (1, 2)
     assert attrs(recorded)["custom"] == '{"nested": true}'
 
 
-def test_start_span_records_exception_and_reraises(exporter):
+def test_start_span_records_exception_and_reraises(spans):
     with pytest.raises(KeyError):
         with tracing.start_span("broken"):
             raise KeyError("k")
-    assert by_name(exporter, "broken").status.status_code is StatusCode.ERROR
+    assert spans.one("broken").status.status_code is StatusCode.ERROR
 
 
-def test_coroutine(exporter):
+def test_coroutine(spans):
     @tracing.trace
     async def double(x):
         await asyncio.sleep(0)
         return x * 2
 
     assert asyncio.run(double(4)) == 8
-    span = by_name(exporter, "double")
+    span = spans.one("double")
     assert inputs(span) == {"x": 4} and output(span) == 8
 
 
-def test_coroutine_exception(exporter):
+def test_coroutine_exception(spans):
     error = RuntimeError("async boom")
 
     @tracing.trace
@@ -243,10 +239,10 @@ def test_coroutine_exception(exporter):
     with pytest.raises(RuntimeError) as caught:
         asyncio.run(fails())
     assert caught.value is error
-    assert by_name(exporter, "fails").status.status_code is StatusCode.ERROR
+    assert spans.one("fails").status.status_code is StatusCode.ERROR
 
 
-def test_bad_arguments_raise_like_the_function(exporter):
+def test_bad_arguments_raise_like_the_function(spans):
     @tracing.trace
     def needs(a, b):
         return a
@@ -260,7 +256,7 @@ def test_trace_refuses_a_class():
         tracing.trace(type("Agent", (), {}))
 
 
-def test_numpy_like_values_use_tolist(exporter):
+def test_numpy_like_values_use_tolist(spans):
     class Array:
         def __init__(self, values):
             self.values = values
@@ -273,10 +269,10 @@ def test_numpy_like_values_use_tolist(exporter):
         return Array([0.5, 0.25])
 
     embed("hi")
-    assert output(by_name(exporter, "embed")) == [0.5, 0.25]
+    assert output(spans.one("embed")) == [0.5, 0.25]
 
 
-def test_suppressed_and_unsampled_streams_pass_through(exporter):
+def test_suppressed_and_unsampled_streams_pass_through(spans):
     @tracing.trace
     def letters():
         yield "a"
@@ -285,11 +281,11 @@ def test_suppressed_and_unsampled_streams_pass_through(exporter):
 
     with tracing.suppress_tracing():
         assert list(letters()) == ["a", "b"]
-    assert exporter.get_finished_spans() == ()
-    tracing.configure(exporters=[exporter], sample_ratio=0.0)
+    assert spans.all() == []
+    spans.configure(sample_ratio=0.0)
     gen = letters()
     assert next(gen) == "a" and next(gen) == "b"
     with pytest.raises(StopIteration) as stop:
         next(gen)
     assert stop.value.value == "end"
-    assert exporter.get_finished_spans() == ()
+    assert spans.all() == []

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracing
-from tests.core.helpers import attrs, by_name, output
+from tests.capture import attrs, output
 from tracing import _errors
 
 
@@ -79,7 +79,7 @@ def test_processor_that_raises_does_not_break_the_call(fresh_counts):
         span.set_outputs("fine")
 
 
-def test_reducer_that_raises_falls_back_to_default_aggregation(exporter):
+def test_reducer_that_raises_falls_back_to_default_aggregation(spans):
     def reducer(chunks):
         raise ZeroDivisionError("reducer on fire")
 
@@ -89,11 +89,11 @@ def test_reducer_that_raises_falls_back_to_default_aggregation(exporter):
         yield "b"
 
     assert list(words()) == ["a", "b"]
-    assert output(by_name(exporter, "words")) == "ab"
+    assert output(spans.one("words")) == "ab"
     assert _errors.error_counts()["output_reducer"] == 1
 
 
-def test_object_whose_repr_raises(exporter):
+def test_object_whose_repr_raises(spans):
     bad = _BadRepr()
 
     @tracing.trace
@@ -101,12 +101,12 @@ def test_object_whose_repr_raises(exporter):
         return value
 
     assert identity(bad) is bad
-    span = by_name(exporter, "identity")
+    span = spans.one("identity")
     assert attrs(span)["input.value"] == '{"value": "<unrepresentable _BadRepr>"}'
     assert _errors.error_counts()["repr"] >= 1
 
 
-def test_object_whose_serialization_raises(exporter):
+def test_object_whose_serialization_raises(spans):
     class Hostile:
         def model_dump(self, **kwargs):
             raise ValueError("model_dump on fire")
@@ -120,10 +120,10 @@ def test_object_whose_serialization_raises(exporter):
 
     hostile = Hostile()
     assert identity(hostile) is hostile
-    assert attrs(by_name(exporter, "identity"))["output.value"] == '"Hostile()"'
+    assert attrs(spans.one("identity"))["output.value"] == '"Hostile()"'
 
 
-def test_circular_structure(exporter):
+def test_circular_structure(spans):
     loop = []
     loop.append(loop)
 
@@ -132,22 +132,20 @@ def test_circular_structure(exporter):
         return value
 
     assert identity(loop) is loop
-    assert attrs(by_name(exporter, "identity"))["output.value"] == '"[[...]]"'
+    assert attrs(spans.one("identity"))["output.value"] == '"[[...]]"'
 
 
-def test_redaction_callback_that_raises(fresh_counts):
-    memory = InMemorySpanExporter()
-
+def test_redaction_callback_that_raises(fresh_counts, spans):
     def callback(key, value):
         raise RuntimeError("callback on fire")
 
-    tracing.configure(exporters=[memory], redact={"callback": callback})
+    spans.configure(redact={"callback": callback})
     assert compute(3) == {"x": 3}
-    assert attrs(by_name(memory, "compute"))["output.value"] == '"[REDACTED]"'
+    assert attrs(spans.one("compute"))["output.value"] == '"[REDACTED]"'
     assert _errors.error_counts()["redaction"] >= 1
 
 
-def test_input_hook_that_raises(exporter):
+def test_input_hook_that_raises(spans):
     from tracing._decorator import SpanSpec, traced
 
     def hook(inputs):
@@ -155,7 +153,7 @@ def test_input_hook_that_raises(exporter):
 
     fn = traced(lambda x: x + 1, SpanSpec(name="hooked", input_hook=hook))
     assert fn(1) == 2
-    assert by_name(exporter, "hooked")
+    assert spans.one("hooked")
     assert _errors.error_counts()["input hook"] == 1
 
 
@@ -183,7 +181,7 @@ class _Unprintable(Exception):
         raise RuntimeError("__str__ on fire")
 
 
-def test_exception_that_cannot_be_printed_still_ends_its_spans(exporter):
+def test_exception_that_cannot_be_printed_still_ends_its_spans(spans):
     from opentelemetry.trace import StatusCode
 
     @tracing.trace
@@ -199,7 +197,7 @@ def test_exception_that_cannot_be_printed_still_ends_its_spans(exporter):
         fails()
     with pytest.raises(_Unprintable):
         list(stream_fails())
-    assert by_name(exporter, "fails").status.status_code is StatusCode.ERROR
-    span = by_name(exporter, "stream_fails")
+    assert spans.one("fails").status.status_code is StatusCode.ERROR
+    span = spans.one("stream_fails")
     assert span.status.status_code is StatusCode.ERROR
     assert output(span) == "partial"

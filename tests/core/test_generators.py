@@ -11,7 +11,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import StatusCode
 
 import tracing
-from tests.core.helpers import attrs, by_name, output
+from tests.capture import attrs, output
 
 
 def _current_span_id() -> int:
@@ -25,10 +25,10 @@ def words(n):
     return "finished"
 
 
-def test_exhaustion_aggregates_text_and_keeps_return_value(exporter):
+def test_exhaustion_aggregates_text_and_keeps_return_value(spans):
     gen = words(3)
     assert list(gen) == ["w0 ", "w1 ", "w2 "]
-    span = by_name(exporter, "words")
+    span = spans.one("words")
     assert output(span) == "w0 w1 w2 "
     assert attrs(span)["agent_tracing.stream.chunks"] == 3
     assert attrs(span)["agent_tracing.stream.cancelled"] is False
@@ -36,7 +36,7 @@ def test_exhaustion_aggregates_text_and_keeps_return_value(exporter):
     assert span.status.status_code is StatusCode.OK
 
 
-def test_stop_iteration_value_and_yield_from(exporter):
+def test_stop_iteration_value_and_yield_from(spans):
     def delegate():
         result = yield from words(2)
         yield result
@@ -48,7 +48,7 @@ def test_stop_iteration_value_and_yield_from(exporter):
     assert stop.value.value == "finished"
 
 
-def test_send_and_throw_pass_through(exporter):
+def test_send_and_throw_pass_through(spans):
     @tracing.trace
     def accumulator():
         total = 0
@@ -69,23 +69,23 @@ def test_send_and_throw_pass_through(exporter):
     with pytest.raises(StopIteration) as stop:
         gen.send(None)
     assert stop.value.value == -93
-    span = by_name(exporter, "accumulator")
+    span = spans.one("accumulator")
     assert output(span) == [0, 5, 7, -93]
 
 
-def test_throw_not_caught_ends_span_with_error(exporter):
+def test_throw_not_caught_ends_span_with_error(spans):
     gen = words(5)
     next(gen)
     error = KeyError("k")
     with pytest.raises(KeyError) as caught:
         gen.throw(error)
     assert caught.value is error
-    span = by_name(exporter, "words")
+    span = spans.one("words")
     assert span.status.status_code is StatusCode.ERROR
     assert output(span) == "w0 "
 
 
-def test_error_inside_keeps_partial_output(exporter):
+def test_error_inside_keeps_partial_output(spans):
     @tracing.trace
     def breaks():
         yield "a"
@@ -97,14 +97,14 @@ def test_error_inside_keeps_partial_output(exporter):
         for chunk in breaks():
             received.append(chunk)
     assert received == ["a", "b"]
-    span = by_name(exporter, "breaks")
+    span = spans.one("breaks")
     assert span.status.status_code is StatusCode.ERROR
     assert output(span) == "ab"
     assert any(event.name == "exception" for event in span.events)
 
 
 @pytest.mark.parametrize("how", ["break", "close", "gc"])
-def test_early_end_is_cancelled_with_partial_output(exporter, how):
+def test_early_end_is_cancelled_with_partial_output(spans, how):
     cleaned = []
 
     @tracing.trace
@@ -131,13 +131,13 @@ def test_early_end_is_cancelled_with_partial_output(exporter, how):
         del gen
         gc.collect()
     assert cleaned == [True]
-    span = by_name(exporter, "endless")
+    span = spans.one("endless")
     assert attrs(span)["agent_tracing.stream.cancelled"] is True
     assert span.status.status_code is StatusCode.OK
     assert output(span) == "0,1,2,"
 
 
-def test_span_is_current_only_while_the_body_runs(exporter):
+def test_span_is_current_only_while_the_body_runs(spans):
     seen = []
 
     @tracing.trace
@@ -152,28 +152,28 @@ def test_span_is_current_only_while_the_body_runs(exporter):
         outside = []
         for _ in gen:
             outside.append(_current_span_id())
-    span = by_name(exporter, "body")
+    span = spans.one("body")
     assert seen == [span.context.span_id] * 2
     assert outside == [int(caller.span_id, 16)] * 2
     assert span.parent.span_id == int(caller.span_id, 16)
 
 
-def test_parent_is_the_context_at_call_time(exporter):
+def test_parent_is_the_context_at_call_time(spans):
     with tracing.start_span("creator") as creator:
         gen = words(2)
     with tracing.start_span("consumer"):
         list(gen)
-    assert by_name(exporter, "words").parent.span_id == int(creator.span_id, 16)
+    assert spans.one("words").parent.span_id == int(creator.span_id, 16)
 
 
-def test_never_started_generator_makes_no_span(exporter):
+def test_never_started_generator_makes_no_span(spans):
     gen = words(2)
     del gen
     gc.collect()
-    assert exporter.get_finished_spans() == ()
+    assert spans.all() == []
 
 
-def test_consumed_in_another_thread_stays_in_its_trace(exporter):
+def test_consumed_in_another_thread_stays_in_its_trace(spans):
     with tracing.start_span("request") as request:
         gen = words(3)
     result = []
@@ -181,21 +181,21 @@ def test_consumed_in_another_thread_stays_in_its_trace(exporter):
     worker.start()
     worker.join()
     assert result == ["w0 ", "w1 ", "w2 "]
-    span = by_name(exporter, "words")
+    span = spans.one("words")
     assert format(span.context.trace_id, "032x") == request.trace_id
 
 
-def test_nested_traced_generators(exporter):
+def test_nested_traced_generators(spans):
     @tracing.trace
     def outer():
         for chunk in words(2):
             yield chunk.upper()
 
     assert list(outer()) == ["W0 ", "W1 "]
-    assert by_name(exporter, "words").parent.span_id == by_name(exporter, "outer").context.span_id
+    assert spans.one("words").parent.span_id == spans.one("outer").context.span_id
 
 
-def test_child_spans_inside_the_body_are_children(exporter):
+def test_child_spans_inside_the_body_are_children(spans):
     @tracing.trace
     def tool():
         return "t"
@@ -206,12 +206,12 @@ def test_child_spans_inside_the_body_are_children(exporter):
         yield tool()
 
     list(agent())
-    agent_span = by_name(exporter, "agent")
-    tools = [s for s in exporter.get_finished_spans() if s.name == "tool"]
+    agent_span = spans.one("agent")
+    tools = [s for s in spans.all() if s.name == "tool"]
     assert len(tools) == 2 and all(t.parent.span_id == agent_span.context.span_id for t in tools)
 
 
-def test_output_reducer_and_non_text_chunks(exporter):
+def test_output_reducer_and_non_text_chunks(spans):
     @tracing.trace(output_reducer=lambda chunks: {"count": len(chunks), "sum": sum(chunks)})
     def numbers():
         yield from range(5)
@@ -223,36 +223,30 @@ def test_output_reducer_and_non_text_chunks(exporter):
 
     assert list(numbers()) == [0, 1, 2, 3, 4]
     assert list(dicts()) == [{"a": 1}, {"b": 2}]
-    assert output(by_name(exporter, "numbers")) == {"count": 5, "sum": 10}
-    assert output(by_name(exporter, "dicts")) == [{"a": 1}, {"b": 2}]
+    assert output(spans.one("numbers")) == {"count": 5, "sum": 10}
+    assert output(spans.one("dicts")) == [{"a": 1}, {"b": 2}]
 
 
-def test_long_stream_is_folded_and_counted(exporter):
+def test_long_stream_is_folded_and_counted(spans):
     @tracing.trace
     def many():
         for i in range(5000):
             yield "x"
 
     assert sum(1 for _ in many()) == 5000
-    span = by_name(exporter, "many")
+    span = spans.one("many")
     assert attrs(span)["agent_tracing.stream.chunks"] == 5000
     assert output(span) == "x" * 5000
 
 
-def test_chunk_events_are_capped():
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    memory = InMemorySpanExporter()
-    tracing.configure(exporters=[memory], config={"stream_chunk_events": 2})
-    try:
-        list(words(4))
-        span = by_name(memory, "words")
-        assert [(e.name, e.attributes["index"]) for e in span.events] == [
-            ("agent_tracing.stream.chunk", 0),
-            ("agent_tracing.stream.chunk", 1),
-        ]
-    finally:
-        tracing.shutdown()
+def test_chunk_events_are_capped(spans):
+    spans.configure(config={"stream_chunk_events": 2})
+    list(words(4))
+    span = spans.one("words")
+    assert [(e.name, e.attributes["index"]) for e in span.events] == [
+        ("agent_tracing.stream.chunk", 0),
+        ("agent_tracing.stream.chunk", 1),
+    ]
 
 
 # async generators
@@ -265,17 +259,17 @@ async def ticks(n):
         yield i
 
 
-def test_async_generator_exhaustion(exporter):
+def test_async_generator_exhaustion(spans):
     async def main():
         return [i async for i in ticks(3)]
 
     assert asyncio.run(main()) == [0, 1, 2]
-    span = by_name(exporter, "ticks")
+    span = spans.one("ticks")
     assert output(span) == [0, 1, 2]
     assert attrs(span)["agent_tracing.stream.cancelled"] is False
 
 
-def test_async_asend_athrow(exporter):
+def test_async_asend_athrow(spans):
     @tracing.trace
     async def echo():
         received = None
@@ -294,11 +288,11 @@ def test_async_asend_athrow(exporter):
         return first, second, third
 
     assert asyncio.run(main()) == (None, "hi", "caught")
-    span = by_name(exporter, "echo")
+    span = spans.one("echo")
     assert attrs(span)["agent_tracing.stream.cancelled"] is True
 
 
-def test_async_break_and_aclose_from_another_task(exporter):
+def test_async_break_and_aclose_from_another_task(spans):
     cleaned = []
 
     @tracing.trace
@@ -320,13 +314,13 @@ def test_async_break_and_aclose_from_another_task(exporter):
         await asyncio.create_task(agen.aclose())
 
     asyncio.run(main())
-    span = by_name(exporter, "endless")
+    span = spans.one("endless")
     assert cleaned == [span.context.span_id]
     assert attrs(span)["agent_tracing.stream.cancelled"] is True
     assert output(span) == [0, 1]
 
 
-def test_async_break_then_gc(exporter):
+def test_async_break_then_gc(spans):
     async def main():
         async for i in ticks(100):
             if i == 2:
@@ -334,12 +328,12 @@ def test_async_break_then_gc(exporter):
         await asyncio.sleep(0)
 
     asyncio.run(main())
-    span = by_name(exporter, "ticks")
+    span = spans.one("ticks")
     assert attrs(span)["agent_tracing.stream.cancelled"] is True
     assert output(span) == [0, 1, 2]
 
 
-def test_async_error_keeps_partial_output(exporter):
+def test_async_error_keeps_partial_output(spans):
     @tracing.trace
     async def breaks():
         yield "a"
@@ -353,12 +347,12 @@ def test_async_error_keeps_partial_output(exporter):
         return got
 
     assert asyncio.run(main()) == ["a"]
-    span = by_name(exporter, "breaks")
+    span = spans.one("breaks")
     assert span.status.status_code is StatusCode.ERROR
     assert output(span) == "a"
 
 
-def test_async_span_current_only_inside_body(exporter):
+def test_async_span_current_only_inside_body(spans):
     seen, outside = [], []
 
     @tracing.trace
@@ -373,12 +367,12 @@ def test_async_span_current_only_inside_body(exporter):
             outside.append(_current_span_id())
 
     asyncio.run(main())
-    span = by_name(exporter, "body")
+    span = spans.one("body")
     assert seen == [span.context.span_id] * 2
     assert outside == [0, 0]
 
 
-def test_task_cancellation_marks_stream_cancelled(exporter):
+def test_task_cancellation_marks_stream_cancelled(spans):
     started = asyncio.Event
 
     @tracing.trace
@@ -401,7 +395,7 @@ def test_task_cancellation_marks_stream_cancelled(exporter):
             await task
 
     asyncio.run(main())
-    span = by_name(exporter, "slow")
+    span = spans.one("slow")
     assert attrs(span)["agent_tracing.stream.cancelled"] is True
     assert span.status.status_code is not StatusCode.ERROR
     assert output(span) == "first"

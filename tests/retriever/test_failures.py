@@ -39,7 +39,7 @@ class HostileMapping(Mapping[str, Any]):
         return "HostileMapping()"
 
 
-def test_a_row_that_raises_becomes_an_empty_document_and_the_others_stay(recorded) -> None:
+def test_a_row_that_raises_becomes_an_empty_document_and_the_others_stay(spans) -> None:
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="body")
     rows = [{"chunk_id": "c1", "body": "fine"}, BrokenBody("c2"), {"chunk_id": "c3", "body": "also fine"}]
 
@@ -48,14 +48,14 @@ def test_a_row_that_raises_becomes_an_empty_document_and_the_others_stay(recorde
         return rows
 
     assert search() is rows
-    documents = documents_of(recorded.one("kb"))
+    documents = documents_of(spans.one("kb"))
     assert documents[0] == {"id": "c1", "content": "fine"}
     assert documents[1] == {"content": ""}
     assert documents[2] == {"id": "c3", "content": "also fine"}
     assert tracing.error_counts()["retriever document mapping"] == 1
 
 
-def test_an_output_that_cannot_be_read_falls_back_to_generic_output(recorded) -> None:
+def test_an_output_that_cannot_be_read_falls_back_to_generic_output(spans) -> None:
     hostile = HostileMapping()
 
     @tracing.trace(span_type="RETRIEVER")
@@ -63,36 +63,36 @@ def test_an_output_that_cannot_be_read_falls_back_to_generic_output(recorded) ->
         return hostile
 
     assert search() is hostile
-    span = recorded.one("search")
+    span = spans.one("search")
     assert span.attributes["openinference.span.kind"] == "RETRIEVER"
     assert documents_of(span) == []
     assert tracing.error_counts()["mapping retriever documents"] == 1
     assert span.attributes["output.value"]
 
 
-def test_an_unknown_schema_name_is_reported_and_shapes_are_recognised(recorded) -> None:
+def test_an_unknown_schema_name_is_reported_and_shapes_are_recognised(spans) -> None:
     @tracing.trace(span_type="RETRIEVER", retriever_schema="never-registered")
     def search() -> list[dict[str, Any]]:
         return [{"id": "1", "text": "hello"}]
 
     assert search() == [{"id": "1", "text": "hello"}]
-    span = recorded.one("search")
+    span = spans.one("search")
     assert span.attributes["agent_tracing.retriever.schema"] == "auto"
     assert documents_of(span) == [{"id": "1", "content": "hello"}]
     assert tracing.error_counts()["retriever schema lookup"] == 1
 
 
-def test_a_generator_output_is_not_consumed(recorded) -> None:
+def test_a_generator_output_is_not_consumed(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def search() -> Any:
         return iter([{"id": "1", "text": "hello"}])
 
     rows = search()
     assert list(rows) == [{"id": "1", "text": "hello"}]
-    assert documents_of(recorded.one("search")) == []
+    assert documents_of(spans.one("search")) == []
 
 
-def test_an_exception_in_the_retriever_is_recorded_and_re_raised_unchanged(recorded) -> None:
+def test_an_exception_in_the_retriever_is_recorded_and_re_raised_unchanged(spans) -> None:
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="body")
     error = LookupError("index offline")
 
@@ -103,6 +103,6 @@ def test_an_exception_in_the_retriever_is_recorded_and_re_raised_unchanged(recor
     with pytest.raises(LookupError) as caught:
         search()
     assert caught.value is error
-    span = recorded.one("kb")
+    span = spans.one("kb")
     assert span.status.status_code.name == "ERROR"
     assert json.dumps(dict(span.attributes)).count("retrieval.documents") == 0

@@ -15,7 +15,7 @@ CANDIDATES = [
 ]
 
 
-def test_reranker_records_input_and_output_documents(recorded) -> None:
+def test_reranker_records_input_and_output_documents(spans) -> None:
     tracing.set_retriever_schema(name="rerank", primary_key="chunk_id", text_column="body", doc_uri="url")
 
     @tracing.trace(span_type="RERANKER")
@@ -25,7 +25,7 @@ def test_reranker_records_input_and_output_documents(recorded) -> None:
 
     result = rerank("capital of France", CANDIDATES)
     assert [document["chunk_id"] for document in result] == ["c1", "c2"]
-    span = recorded.one("rerank")
+    span = spans.one("rerank")
     attributes = span.attributes
     assert attributes["openinference.span.kind"] == "RERANKER"
     assert attributes["reranker.query"] == "capital of France"
@@ -40,20 +40,20 @@ def test_reranker_records_input_and_output_documents(recorded) -> None:
     assert json.loads(attributes["input.value"])["query"] == "capital of France"
 
 
-def test_reranker_without_schema_recognises_shapes_and_a_lone_string_query(recorded) -> None:
+def test_reranker_without_schema_recognises_shapes_and_a_lone_string_query(spans) -> None:
     @tracing.trace(span_type="RERANKER")
     def order(text_to_match: str, candidates: list[str]) -> list[dict[str, Any]]:
         return [{"text": candidates[1], "relevance_score": 0.9}]
 
     order("alpha", ["one", "two"])
-    span = recorded.one("order")
+    span = spans.one("order")
     assert span.attributes["reranker.query"] == "alpha"
     assert documents_of(span, "reranker.input_documents") == [{"content": "one"}, {"content": "two"}]
     assert documents_of(span, "reranker.output_documents") == [{"content": "two", "score": 0.9}]
 
 
-def test_reranker_with_capture_content_false_drops_query_and_text(configure_memory) -> None:
-    recorded = configure_memory(capture_content=False)
+def test_reranker_with_capture_content_false_drops_query_and_text(spans) -> None:
+    spans.configure(capture_content=False)
     tracing.set_retriever_schema(name="rerank", primary_key="chunk_id", text_column="body", doc_uri="url")
 
     @tracing.trace(span_type="RERANKER")
@@ -61,7 +61,7 @@ def test_reranker_with_capture_content_false_drops_query_and_text(configure_memo
         return documents[:1]
 
     rerank("private question", CANDIDATES)
-    span = recorded.one("rerank")
+    span = spans.one("rerank")
     assert "reranker.query" not in span.attributes
     assert documents_of(span, "reranker.output_documents") == [{"id": "c1", "metadata": {"doc_uri": "https://kb/france"}}]
     assert "private question" not in json.dumps(dict(span.attributes))

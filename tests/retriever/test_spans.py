@@ -75,7 +75,7 @@ def register_kb() -> None:
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="body", doc_uri="url", other_columns=["title"])
 
 
-def test_span_named_like_a_schema_gets_mapped_documents(recorded) -> None:
+def test_span_named_like_a_schema_gets_mapped_documents(spans) -> None:
     register_kb()
 
     @tracing.trace(name="kb", span_type="RETRIEVER")
@@ -83,7 +83,7 @@ def test_span_named_like_a_schema_gets_mapped_documents(recorded) -> None:
         return ROWS
 
     assert search("capital of France") is ROWS
-    span = recorded.one("kb")
+    span = spans.one("kb")
     attributes = span.attributes
     assert attributes["openinference.span.kind"] == "RETRIEVER"
     assert json.loads(attributes["input.value"]) == {"query": "capital of France"}
@@ -103,7 +103,7 @@ def test_span_named_like_a_schema_gets_mapped_documents(recorded) -> None:
     assert json.loads(attributes["gen_ai.retrieval.documents"]) == [{"id": "c1", "score": 0.9}, {"id": "c2", "score": 0.4}]
 
 
-def test_retriever_schema_argument_picks_the_schema_whatever_the_span_name(recorded) -> None:
+def test_retriever_schema_argument_picks_the_schema_whatever_the_span_name(spans) -> None:
     register_kb()
 
     @tracing.trace(span_type=tracing.SpanType.RETRIEVER, retriever_schema="kb")
@@ -111,19 +111,19 @@ def test_retriever_schema_argument_picks_the_schema_whatever_the_span_name(recor
         return ROWS[:1]
 
     lookup("q")
-    span = recorded.one("lookup")
+    span = spans.one("lookup")
     assert span.attributes["agent_tracing.retriever.schema"] == "kb"
     assert documents_of(span)[0]["metadata"] == {"doc_uri": "https://kb/france", "title": "France"}
 
 
-def test_start_span_with_schema_maps_set_outputs(recorded) -> None:
+def test_start_span_with_schema_maps_set_outputs(spans) -> None:
     register_kb()
     with tracing.start_span("manual", span_type="RETRIEVER", inputs={"query": "q"}, retriever_schema="kb") as span:
         span.set_outputs(ROWS)
-    assert [document["id"] for document in documents_of(recorded.one("manual"))] == ["c1", "c2"]
+    assert [document["id"] for document in documents_of(spans.one("manual"))] == ["c1", "c2"]
 
 
-def test_missing_columns_are_listed_as_unmapped(recorded) -> None:
+def test_missing_columns_are_listed_as_unmapped(spans) -> None:
     register_kb()
 
     @tracing.trace(name="kb", span_type="RETRIEVER")
@@ -131,7 +131,7 @@ def test_missing_columns_are_listed_as_unmapped(recorded) -> None:
         return [{"chunk_id": "c9", "body": "no url, no title"}]
 
     search()
-    span = recorded.one("kb")
+    span = spans.one("kb")
     assert list(span.attributes["agent_tracing.retriever.unmapped"]) == ["url", "title"]
     assert documents_of(span) == [{"id": "c9", "content": "no url, no title"}]
 
@@ -147,7 +147,7 @@ def test_missing_columns_are_listed_as_unmapped(recorded) -> None:
     ],
     ids=["dataclass", "object", "slots", "langchain", "dict"],
 )
-def test_rows_of_every_kind_map_through_the_schema(recorded, rows: list[Any]) -> None:
+def test_rows_of_every_kind_map_through_the_schema(spans, rows: list[Any]) -> None:
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="body", doc_uri="url")
 
     @tracing.trace(name="kb", span_type="RETRIEVER")
@@ -155,16 +155,16 @@ def test_rows_of_every_kind_map_through_the_schema(recorded, rows: list[Any]) ->
         return rows
 
     assert search() is rows
-    document = documents_of(recorded.one("kb"))[0]
+    document = documents_of(spans.one("kb"))[0]
     if isinstance(rows[0], LangChainDocument):
-        assert recorded.one("kb").attributes["agent_tracing.retriever.unmapped"] == ("body",)
+        assert spans.one("kb").attributes["agent_tracing.retriever.unmapped"] == ("body",)
     else:
         assert document["content"] == "Paris is the capital of France."
     assert document["id"] == "c1"
     assert document["metadata"]["doc_uri"] == "https://kb/france"
 
 
-def test_langchain_documents_with_scores_are_recognised_without_schema(recorded) -> None:
+def test_langchain_documents_with_scores_are_recognised_without_schema(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def similarity_search_with_score(query: str) -> list[tuple[LangChainDocument, float]]:
         return [
@@ -173,7 +173,7 @@ def test_langchain_documents_with_scores_are_recognised_without_schema(recorded)
         ]
 
     similarity_search_with_score("capitals")
-    span = recorded.one("similarity_search_with_score")
+    span = spans.one("similarity_search_with_score")
     assert span.attributes["agent_tracing.retriever.schema"] == "auto"
     assert span.attributes["gen_ai.data_source.id"] == "similarity_search_with_score"
     assert documents_of(span) == [
@@ -182,7 +182,7 @@ def test_langchain_documents_with_scores_are_recognised_without_schema(recorded)
     ]
 
 
-def test_llamaindex_nodes_with_scores_map_with_and_without_schema(recorded) -> None:
+def test_llamaindex_nodes_with_scores_map_with_and_without_schema(spans) -> None:
     nodes = [NodeWithScore(node=TextNode(id_="n1", text="Paris.", metadata={"file_path": "/kb/france.md"}), score=0.7)]
 
     @tracing.trace(span_type="RETRIEVER")
@@ -190,7 +190,7 @@ def test_llamaindex_nodes_with_scores_map_with_and_without_schema(recorded) -> N
         return nodes
 
     retrieve("q")
-    assert documents_of(recorded.one("retrieve")) == [{"id": "n1", "content": "Paris.", "score": 0.7, "metadata": {"file_path": "/kb/france.md"}}]
+    assert documents_of(spans.one("retrieve")) == [{"id": "n1", "content": "Paris.", "score": 0.7, "metadata": {"file_path": "/kb/france.md"}}]
 
     tracing.set_retriever_schema(name="nodes", primary_key="node_id", text_column="text", doc_uri="file_path")
 
@@ -199,22 +199,22 @@ def test_llamaindex_nodes_with_scores_map_with_and_without_schema(recorded) -> N
         return nodes
 
     retrieve_mapped("q")
-    assert documents_of(recorded.one("nodes")) == [{"id": "n1", "content": "Paris.", "score": 0.7, "metadata": {"doc_uri": "/kb/france.md"}}]
+    assert documents_of(spans.one("nodes")) == [{"id": "n1", "content": "Paris.", "score": 0.7, "metadata": {"doc_uri": "/kb/france.md"}}]
 
 
-def test_plain_dicts_and_strings_are_recognised_without_schema(recorded) -> None:
+def test_plain_dicts_and_strings_are_recognised_without_schema(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def dicts() -> list[Any]:
         return [{"id": 7, "text": "seven", "url": "https://kb/7", "similarity": 0.5, "lang": "en"}, "just a passage"]
 
     dicts()
-    assert documents_of(recorded.one("dicts")) == [
+    assert documents_of(spans.one("dicts")) == [
         {"id": "7", "content": "seven", "score": 0.5, "metadata": {"doc_uri": "https://kb/7", "lang": "en"}},
         {"content": "just a passage"},
     ]
 
 
-def test_databricks_vector_search_response_maps_by_column_names(recorded) -> None:
+def test_databricks_vector_search_response_maps_by_column_names(spans) -> None:
     tracing.set_retriever_schema(name="vs", primary_key="chunk_id", text_column="chunk_text", doc_uri="path")
     response = {
         "manifest": {"column_count": 4, "columns": [{"name": "chunk_id"}, {"name": "chunk_text"}, {"name": "path"}, {"name": "score"}]},
@@ -226,31 +226,31 @@ def test_databricks_vector_search_response_maps_by_column_names(recorded) -> Non
         return response
 
     assert similarity_search() is response
-    assert documents_of(recorded.one("vs")) == [{"id": "c1", "content": "Paris.", "score": 0.61, "metadata": {"doc_uri": "dbfs:/kb/france.md"}}]
+    assert documents_of(spans.one("vs")) == [{"id": "c1", "content": "Paris.", "score": 0.61, "metadata": {"doc_uri": "dbfs:/kb/france.md"}}]
 
 
-def test_tracing_document_rows_are_recorded_as_is(recorded) -> None:
+def test_tracing_document_rows_are_recorded_as_is(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def search() -> list[tracing.Document]:
         return [tracing.Document(id="a", content="alpha", doc_uri="https://kb/a", score=1.5, metadata={"k": "v"})]
 
     search()
-    assert documents_of(recorded.one("search")) == [{"id": "a", "content": "alpha", "score": 1.5, "metadata": {"doc_uri": "https://kb/a", "k": "v"}}]
+    assert documents_of(spans.one("search")) == [{"id": "a", "content": "alpha", "score": 1.5, "metadata": {"doc_uri": "https://kb/a", "k": "v"}}]
 
 
-def test_output_that_holds_no_documents_is_recorded_as_plain_json(recorded) -> None:
+def test_output_that_holds_no_documents_is_recorded_as_plain_json(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def odd() -> int:
         return 42
 
     assert odd() == 42
-    span = recorded.one("odd")
+    span = spans.one("odd")
     assert span.attributes["output.value"] == "42"
     assert documents_of(span) == []
 
 
-def test_capture_content_false_keeps_ids_uris_scores_and_drops_text(configure_memory) -> None:
-    recorded = configure_memory(capture_content=False)
+def test_capture_content_false_keeps_ids_uris_scores_and_drops_text(spans) -> None:
+    spans.configure(capture_content=False)
     register_kb()
 
     @tracing.trace(name="kb", span_type="RETRIEVER")
@@ -258,7 +258,7 @@ def test_capture_content_false_keeps_ids_uris_scores_and_drops_text(configure_me
         return ROWS
 
     search("secret question")
-    span = recorded.one("kb")
+    span = spans.one("kb")
     assert documents_of(span) == [
         {"id": "c1", "score": 0.9, "metadata": {"doc_uri": "https://kb/france"}},
         {"id": "c2", "score": 0.4, "metadata": {"doc_uri": "https://kb/germany"}},
@@ -268,7 +268,7 @@ def test_capture_content_false_keeps_ids_uris_scores_and_drops_text(configure_me
     assert json.loads(span.attributes["output.value"])[0] == {"page_content": "", "metadata": {"doc_uri": "https://kb/france", "chunk_id": "c1"}, "id": "c1"}
 
 
-def test_secret_metadata_columns_are_redacted(recorded) -> None:
+def test_secret_metadata_columns_are_redacted(spans) -> None:
     tracing.set_retriever_schema(name="kb", primary_key="id", text_column="text", other_columns=["api_key"])
 
     @tracing.trace(name="kb", span_type="RETRIEVER")
@@ -276,20 +276,20 @@ def test_secret_metadata_columns_are_redacted(recorded) -> None:
         return [{"id": "1", "text": "t", "api_key": "sk-123"}]
 
     search()
-    span = recorded.one("kb")
+    span = spans.one("kb")
     assert documents_of(span)[0]["metadata"] == {"api_key": "[REDACTED]"}
     assert "sk-123" not in json.dumps(dict(span.attributes))
 
 
-def test_long_documents_keep_output_value_valid_json_within_the_limit(configure_memory) -> None:
-    recorded = configure_memory(max_attribute_length=1000)
+def test_long_documents_keep_output_value_valid_json_within_the_limit(spans) -> None:
+    spans.configure(max_attribute_length=1000)
 
     @tracing.trace(span_type="RETRIEVER")
     def search() -> list[dict[str, Any]]:
         return [{"id": f"d{i}", "content": "word " * 400} for i in range(10)]
 
     search()
-    span = recorded.one("search")
+    span = spans.one("search")
     output = span.attributes["output.value"]
     assert len(output) <= 1000
     documents = json.loads(output)
@@ -298,13 +298,13 @@ def test_long_documents_keep_output_value_valid_json_within_the_limit(configure_
     assert "[truncated" in documents_of(span)[0]["content"]
 
 
-def test_many_documents_never_evict_inputs_or_outputs(recorded) -> None:
+def test_many_documents_never_evict_inputs_or_outputs(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def search(query: str) -> list[dict[str, Any]]:
         return [{"id": f"d{i}", "content": f"text {i}", "score": i / 1000} for i in range(1000)]
 
     search("kept")
-    span = recorded.one("search")
+    span = spans.one("search")
     assert span.dropped_attributes == 0
     assert json.loads(span.attributes["input.value"]) == {"query": "kept"}
     output = json.loads(span.attributes["output.value"])
@@ -356,17 +356,9 @@ def test_foreign_provider_with_the_sdk_default_limit_keeps_inputs_and_outputs(tm
     assert 10 <= len(indexes) < 500
 
 
-def test_our_provider_records_every_document_of_a_large_retrieval():
-    import tracing
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    memory = InMemorySpanExporter()
-    tracing.configure(exporters=[memory])
-    try:
-        rows = [{"id": f"d{i}", "content": "x", "doc_uri": f"u{i}", "score": 1.0} for i in range(100)]
-        tracing.trace(span_type="RETRIEVER", name="big")(lambda query: rows)("q")
-        attributes = memory.get_finished_spans()[0].attributes
-        assert sum(1 for key in attributes if key.endswith(".document.id")) == 100
-        assert attributes["input.value"] == '{"query": "q"}'
-    finally:
-        tracing.shutdown()
+def test_our_provider_records_every_document_of_a_large_retrieval(spans) -> None:
+    rows = [{"id": f"d{i}", "content": "x", "doc_uri": f"u{i}", "score": 1.0} for i in range(100)]
+    tracing.trace(span_type="RETRIEVER", name="big")(lambda query: rows)("q")
+    attributes = spans.all()[0].attributes
+    assert sum(1 for key in attributes if key.endswith(".document.id")) == 100
+    assert attributes["input.value"] == '{"query": "q"}'
