@@ -6,11 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from exporters.cli.errors import EXIT_USAGE, UsageError
 from exporters.cli.evaluation import evaluate_args, evaluate_command, retrievals_args, retrievals_command
 from exporters.cli.tracefiles import jaeger_args, jaeger_command, push_args, push_command, view_args, view_command
 from exporters.tracefiles.reader import TraceFileError
+from exporters.tracefiles.view import safe as printable
 from tracing import __version__
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -37,11 +39,19 @@ COMMANDS: list[Command] = [
 """Subcommands as (name, help, add arguments, run); a new subcommand is one more entry."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the option, exit 2 (SPEC 6)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {printable(message)} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand of COMMANDS."""
-    parser = argparse.ArgumentParser(prog="agent-tracing", description="Trace AI agents with OpenTelemetry: read, convert and replay trace files.")
+    parser = _Parser(prog="agent-tracing", description="Trace AI agents with OpenTelemetry: read, convert and replay trace files.")
     parser.add_argument("--version", action="version", version=f"agent-tracing {__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name, help_text, add_arguments, run in COMMANDS:
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         add_arguments(sub)
@@ -60,13 +70,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (TraceFileError, UsageError, ValueError) as exc:
-        print(f"agent-tracing {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args.command, str(exc))
     except OSError as exc:
-        print(f"agent-tracing {args.command}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args.command, f"{exc.filename or ''}: {exc.strerror or exc}")
+    except RecursionError:
+        return _fail(args.command, "the input is nested too deeply to read")
+    except MemoryError:
+        return _fail(args.command, "the input does not fit in memory")
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - SPEC 6: never a traceback; say what broke in one line
+        return _fail(args.command, f"could not finish ({type(exc).__name__}: {exc}); please report this with the input that caused it")
+
+
+def _fail(command: str, message: str) -> int:
+    """Print the one-line error of a command; exit 2."""
+    print(f"agent-tracing {command}: error: {printable(message)}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -29,7 +29,8 @@ def retrievals_command(args: argparse.Namespace) -> int:
     """Write one row per RETRIEVER span of the files; exit 0."""
     _check_files(args.files)
     with _progress() as on_progress:
-        rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=not args.no_content, on_progress=on_progress)
+        rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=not args.no_content, on_progress=on_progress,
+                               require_spans=True)
         count = write_retrievals(rows, args.output)
     print(f"wrote {count} retriever spans to {args.output}", file=sys.stderr)
     return 0
@@ -56,7 +57,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     truth = load_ground_truth(args.ground_truth)
     _check_files(args.files)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool, _progress() as on_progress:
-        rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=False, on_progress=on_progress)
+        rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=False, on_progress=on_progress, require_spans=True)
         def spool_row(row: dict[str, Any]) -> None:
             spool.write(json.dumps(row, ensure_ascii=False) + "\n")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 from collections import OrderedDict
@@ -31,6 +32,7 @@ _DOCUMENT_PREFIX = keys.RETRIEVAL_DOCUMENTS + "."
 _DOCUMENT_KEY = re.compile(rf"^{re.escape(_DOCUMENT_PREFIX)}(\d+)\.({'|'.join(map(re.escape, _DOCUMENT_FIELDS))})$")
 _QUERY_KEYS = ("query", "question", "q", "query_str", "text", "prompt")
 _PROGRESS_EVERY = 10_000
+_NOT_JSON = object()
 
 
 def request_text(value: Any) -> str | None:
@@ -49,7 +51,36 @@ def request_text(value: Any) -> str | None:
             only = next(iter(value.values()))
             if isinstance(only, str):
                 return only
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _dumps(value, sort_keys=True)
+
+
+def _loads(text: str) -> Any:
+    """The JSON value of a text, or _NOT_JSON."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """JSON text of a value read from a trace file: non-finite numbers become null, too deep a value its repr."""
+    try:
+        try:
+            return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            return json.dumps(_finite(value), sort_keys=sort_keys, ensure_ascii=False)
+    except RecursionError:
+        return json.dumps(repr(value)[:1000], ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def normalise(text: str) -> str:
@@ -88,10 +119,8 @@ def _decoded(record: SpanRecord) -> Any:
     value = record.attributes.get(keys.INPUT_VALUE)
     if not isinstance(value, str) or record.attributes.get(keys.INPUT_MIME_TYPE) == keys.TEXT:
         return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+    decoded = _loads(value)
+    return value if decoded is _NOT_JSON else decoded
 
 
 def _query(record: SpanRecord) -> str | None:
@@ -105,7 +134,7 @@ def _query(record: SpanRecord) -> str | None:
             return texts[0]
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _dumps(value)
 
 
 def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]]:
@@ -131,12 +160,7 @@ def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]
 
 
 def _json_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, str):
-        return {}
-    try:
-        decoded = json.loads(value)
-    except ValueError:
-        return {}
+    decoded = _loads(value) if isinstance(value, str) else None
     return decoded if isinstance(decoded, dict) else {}
 
 
@@ -146,10 +170,7 @@ def _output_documents(record: SpanRecord, known: int) -> list[dict[str, Any]]:
     value = record.attributes.get(keys.OUTPUT_VALUE)
     if not isinstance(count, int) or count <= known or not isinstance(value, str) or not value.startswith("["):
         return []
-    try:
-        items = json.loads(value)
-    except ValueError:
-        return []
+    items = _loads(value)
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
@@ -183,12 +204,16 @@ def iter_retrievals(
     top_level_only: bool = False,
     include_content: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    require_spans: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one row per RETRIEVER span (SPEC 5) in bounded memory: a trace's rows when its root arrives, rootless traces at the end."""
+    """Yield one row per RETRIEVER span (SPEC 5) in bounded memory: a trace's rows when its root arrives, rootless traces at the end.
+
+    `require_spans`: a file without any readable span raises TraceFileError (as the command line wants).
+    """
     pending: dict[str, _Pending] = {}
     roots: OrderedDict[str, str | None] = OrderedDict()
     spans = rows = 0
-    for record in read_spans(paths):
+    for record in read_spans(paths, require_spans=require_spans):
         spans += 1
         if on_progress is not None and spans % _PROGRESS_EVERY == 0:
             on_progress(spans, rows)
@@ -252,22 +277,41 @@ def _under_retriever(parent: str | None, waiting: _Pending) -> bool:
 
 
 def write_retrievals(rows: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> int:
-    """Write rows as JSON Lines, or as CSV (one line per span and document) when the path ends in .csv; return the span count."""
+    """Write rows as JSON Lines, or as CSV (one line per span and document) when the path ends in .csv; return the span count.
+
+    The file appears whole or not at all (written under a temporary name). CSV cells a spreadsheet would read as a
+    formula are prefixed with `'` (OWASP's advice on CSV injection).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
     count = 0
-    with target.open("w", encoding="utf-8", newline="") as out:
-        if target.suffix.lower() == ".csv":
-            writer = csv.writer(out)
-            writer.writerow(CSV_COLUMNS)
-            for row in rows:
-                count += 1
-                writer.writerows(_csv_lines(row))
-        else:
-            for row in rows:
-                count += 1
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            if target.suffix.lower() == ".csv":
+                writer = csv.writer(out)
+                writer.writerow(CSV_COLUMNS)
+                for row in rows:
+                    count += 1
+                    writer.writerows([[_cell(value) for value in line] for line in _csv_lines(row)])
+            else:
+                for row in rows:
+                    count += 1
+                    out.write(_dumps(row) + "\n")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return count
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: text that a spreadsheet would run as a formula gets a leading `'`; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _csv_lines(row: dict[str, Any]) -> list[list[Any]]:
@@ -275,6 +319,6 @@ def _csv_lines(row: dict[str, Any]) -> list[list[Any]]:
     if not row["documents"]:
         return [span + [""] * 6]
     return [
-        span + [d["rank"], d["id"], d["doc_uri"], d["score"], d["content"], json.dumps(d["metadata"], ensure_ascii=False) if d["metadata"] else ""]
+        span + [d["rank"], d["id"], d["doc_uri"], d["score"], d["content"], _dumps(d["metadata"]) if d["metadata"] else ""]
         for d in row["documents"]
     ]

@@ -53,7 +53,7 @@ def load_ground_truth(path: str | os.PathLike[str]) -> GroundTruth:
     except OSError as exc:
         raise GroundTruthError(name, None, f"cannot open ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
-        raise GroundTruthError(name, None, f"not UTF-8 text ({exc.reason})") from exc
+        raise GroundTruthError(name, None, f"not UTF-8 text ({exc.reason})") from None
     if not entries:
         raise GroundTruthError(name, None, "no ground-truth rows")
     truth = GroundTruth(name, entries)
@@ -79,6 +79,8 @@ def _jsonl_entries(path: str, lines: Iterable[str]) -> list[Expectation]:
             continue
         try:
             item = json.loads(line)
+        except RecursionError:
+            raise GroundTruthError(path, number, "not valid JSON (nested too deeply)") from None
         except ValueError as exc:
             raise GroundTruthError(path, number, f"not valid JSON ({exc})") from None
         if not isinstance(item, dict):
@@ -103,15 +105,26 @@ def _expectation(path: str, number: int, item: dict[str, Any]) -> Expectation:
         uris.append(uri)
     trace_id = item.get("trace_id")
     request = item.get("request", item.get("inputs"))
+    try:
+        text = request_text(request)
+    except RecursionError:
+        raise GroundTruthError(path, number, "request nested too deeply") from None
     if trace_id is None and request is None:
         raise GroundTruthError(path, number, "needs a request or a trace_id")
     if trace_id is not None and not isinstance(trace_id, str):
         raise GroundTruthError(path, number, "trace_id must be a string of 32 hex digits")
-    return Expectation(number, trace_id.lower() if trace_id else None, request_text(request), tuple(dict.fromkeys(uris)))
+    return Expectation(number, trace_id.lower() if trace_id else None, text, tuple(dict.fromkeys(uris)))
 
 
 def _csv_entries(path: str, lines: Iterable[str]) -> list[Expectation]:
     reader = csv.DictReader(lines)
+    try:
+        return _csv_rows(path, reader)
+    except csv.Error as exc:
+        raise GroundTruthError(path, reader.line_num + 1, f"not readable CSV ({exc})") from None
+
+
+def _csv_rows(path: str, reader: csv.DictReader[str]) -> list[Expectation]:
     columns = set(reader.fieldnames or ())
     if "doc_uri" not in columns or not columns & {"request", "trace_id"}:
         raise GroundTruthError(path, 1, "a CSV ground truth needs the columns request,doc_uri (or trace_id,doc_uri)")

@@ -6,7 +6,7 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ DEFAULT_KS = (1, 3, 5, 10)
 AT_K = ("precision", "recall", "hit_rate")
 """Metrics cut at k listed before MRR; nDCG@k comes after it (SPEC 6 order)."""
 WORST_SHOWN = 10
+MAX_K = 10_000
+"""Largest cut-off accepted: far beyond the documents one span holds, and memory stays proportional to the rankings read."""
 
 
 def metric_names(ks: Sequence[int]) -> list[str]:
@@ -25,28 +27,32 @@ def metric_names(ks: Sequence[int]) -> list[str]:
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
-    """Cut-offs from '1,3,5,10': positive integers, sorted, without repeats."""
-    try:
-        ks = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise ValueError(f"--k {text!r}: expected positive integers separated by commas") from None
-    if not ks or ks[0] < 1:
-        raise ValueError(f"--k {text!r}: expected positive integers separated by commas")
-    return tuple(ks)
+    """Cut-offs from '1,3,5,10': whole numbers from 1 to MAX_K, sorted, without repeats."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(f"--k {text!r}: expected whole numbers from 1 to {MAX_K} separated by commas")
+    for part in parts:
+        if not part.isdecimal() or not 1 <= int(part) <= MAX_K:
+            raise ValueError(f"--k {text!r}: {part!r} is not a whole number from 1 to {MAX_K}")
+    return tuple(sorted({int(part) for part in parts}))
 
 
 def parse_threshold(text: str, ks: Sequence[int]) -> tuple[str, float]:
-    """A `METRIC=VALUE` check such as recall@5=0.8; the metric must be one of metric_names (any k)."""
+    """A `METRIC=VALUE` check such as recall@5=0.8: a metric of metric_names (any k up to MAX_K) and a VALUE from 0 to 1."""
     name, sep, value = text.partition("=")
     name = name.strip().lower()
+    if not sep:
+        raise ValueError(f"--fail-under {text!r}: expected METRIC=VALUE, such as recall@5=0.8")
     metric, _, k = name.partition("@")
-    known = metric == "mrr" and not k or metric in (*AT_K, "ndcg") and k.isdigit() and int(k) > 0
-    if not sep or not known:
-        raise ValueError(f"--fail-under {text!r}: unknown metric {name!r}; use one of {', '.join(metric_names(ks))} (any k)")
+    known = metric == "mrr" and not k or metric in (*AT_K, "ndcg") and k.isdecimal() and 1 <= int(k) <= MAX_K
+    if not known:
+        raise ValueError(f"--fail-under {text!r}: unknown metric {name!r}; use one of {', '.join(metric_names(ks))} (k from 1 to {MAX_K})")
     try:
         threshold = float(value)
     except ValueError:
-        raise ValueError(f"--fail-under {text!r}: {value!r} is not a number") from None
+        threshold = math.nan
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"--fail-under {text!r}: VALUE must be a number from 0 to 1")
     return name, threshold
 
 
@@ -76,16 +82,13 @@ def retrieval_metrics(retrieved: Sequence[str | None], expected: Collection[str]
     return metrics
 
 
-def _recall_curve(retrieved: Sequence[str | None], relevant: Collection[str], depth: int) -> list[float]:
-    """recall@1 .. recall@depth of one list, duplicates counted once."""
+def _recall_steps(retrieved: Sequence[str | None], relevant: Collection[str], depth: int) -> Iterator[int]:
+    """The 0-based ranks (below depth) at which a not yet found relevant doc_uri appears: recall grows by 1/|E| there."""
     found: set[str] = set()
-    curve = []
-    for rank in range(depth):
-        uri = retrieved[rank] if rank < len(retrieved) else None
-        if uri is not None and uri in relevant:
+    for rank, uri in enumerate(retrieved[:depth]):
+        if uri is not None and uri in relevant and uri not in found:
             found.add(uri)
-        curve.append(len(found) / len(relevant))
-    return curve
+            yield rank
 
 
 @dataclass
@@ -99,7 +102,7 @@ class Evaluation:
     ground_truth_rows: int = 0
     unmatched_ground_truth: int = 0
     sums: dict[str, float] = field(default_factory=dict)
-    recall_sums: list[float] = field(default_factory=list)
+    recall_steps: list[float] = field(default_factory=list)
     worst: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -110,7 +113,14 @@ class Evaluation:
     @property
     def recall_curve(self) -> list[float | None]:
         """Mean recall@k for k = 1 .. max(ks)."""
-        return [(total / self.scored if self.scored else None) for total in self.recall_sums]
+        if not self.scored:
+            return [None] * max(self.ks)
+        curve: list[float | None] = []
+        total = 0.0
+        for rank in range(max(self.ks)):
+            total += self.recall_steps[rank] if rank < len(self.recall_steps) else 0.0
+            curve.append(total / self.scored)
+        return curve
 
     def counts(self) -> dict[str, int]:
         """Rows scored, retrieval rows without ground truth, ground-truth rows without a retrieval."""
@@ -132,7 +142,7 @@ def evaluate(
     """Score every retrieval row that matches the ground truth; each scored row goes to on_row, only sums and the worst rows are kept."""
     ks = tuple(sorted(set(ks)))
     depth = max(ks)
-    result = Evaluation(ks=ks, ground_truth_path=ground_truth.path, ground_truth_rows=len(ground_truth.entries), recall_sums=[0.0] * depth)
+    result = Evaluation(ks=ks, ground_truth_path=ground_truth.path, ground_truth_rows=len(ground_truth.entries), )
     matched: set[int] = set()
     worst: list[tuple[tuple[float, float, float], int, dict[str, Any]]] = []
     for row in rows:
@@ -142,12 +152,14 @@ def evaluate(
             continue
         matched.add(index)
         expectation = ground_truth.entries[index]
-        retrieved = [document.get("doc_uri") for document in row.get("documents") or ()]
+        retrieved = [_uri(document) for document in row.get("documents") or ()]
         metrics = retrieval_metrics(retrieved, expectation.doc_uris, ks)
         for name, value in metrics.items():
             result.sums[name] = result.sums.get(name, 0.0) + value
-        for rank, value in enumerate(_recall_curve(retrieved, expectation.doc_uris, depth)):
-            result.recall_sums[rank] += value
+        for rank in _recall_steps(retrieved, expectation.doc_uris, depth):
+            if rank >= len(result.recall_steps):
+                result.recall_steps.extend([0.0] * (rank + 1 - len(result.recall_steps)))
+            result.recall_steps[rank] += 1.0 / len(expectation.doc_uris)
         scored = {
             "trace_id": row.get("trace_id"),
             "span_id": row.get("span_id"),
@@ -170,6 +182,12 @@ def evaluate(
     result.unmatched_ground_truth = len(ground_truth.entries) - len(matched)
     result.worst = [entry[2] for entry in sorted(worst, reverse=True)]
     return result
+
+
+def _uri(document: Any) -> str | None:
+    """A document's doc_uri when it is text; anything else is a miss."""
+    uri = document.get("doc_uri") if isinstance(document, dict) else None
+    return uri if isinstance(uri, str) else None
 
 
 def write_json(evaluation: Evaluation, path: str | os.PathLike[str], rows: Iterable[str]) -> None:

@@ -2,7 +2,7 @@
 
 from exporters.tracefiles.jaeger import to_jaeger, write_jaeger
 from exporters.tracefiles.push import PushResult, push
-from exporters.tracefiles.reader import SpanEvent, SpanLink, SpanRecord, TraceFileError, iter_lines, read_spans
+from exporters.tracefiles.reader import SpanEvent, SpanLink, SpanRecord, TraceFileError, UnreadableLine, decode_line, iter_records, read_spans
 
 __all__ = [
     "PushResult",
@@ -10,7 +10,9 @@ __all__ = [
     "SpanLink",
     "SpanRecord",
     "TraceFileError",
-    "iter_lines",
+    "UnreadableLine",
+    "decode_line",
+    "iter_records",
     "push",
     "read_spans",
     "to_jaeger",

@@ -1,9 +1,10 @@
-"""Convert trace files to the Jaeger UI's JSON format (loadable with "JSON File" upload, no backend)."""
+"""Convert trace files to the Jaeger UI's JSON format (loadable with its "Upload" tab, no backend)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 from exporters.tracefiles.reader import SpanRecord
 from tracing import keys
 
+_EXACT = 2**53
+"""Integers a JavaScript number holds exactly."""
 _KIND_TAGS = {"SERVER": "server", "CLIENT": "client", "PRODUCER": "producer", "CONSUMER": "consumer", "INTERNAL": "internal"}
 
 
@@ -43,7 +46,12 @@ def write_jaeger(records: Iterable[SpanRecord], output: str | os.PathLike[str]) 
     document = to_jaeger(records)
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False), encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return len(document["data"]), sum(len(trace["spans"]) for trace in document["data"])
 
 
@@ -85,15 +93,20 @@ def _span(span: SpanRecord, process_id: str) -> dict[str, Any]:
 
 
 def _tag(key: str, value: Any) -> dict[str, Any]:
-    """A typed Jaeger tag; lists and maps become JSON strings, bytes base64 binary."""
+    """A typed Jaeger tag; lists and maps become JSON strings, bytes base64 binary; integers beyond 2^53 (which a
+    JavaScript number would round) are written as strings, NaN and infinity as text."""
     if isinstance(value, bool):
         return {"key": key, "type": "bool", "value": value}
     if isinstance(value, int):
-        return {"key": key, "type": "int64", "value": value}
+        return {"key": key, "type": "int64", "value": value if -_EXACT <= value <= _EXACT else str(value)}
     if isinstance(value, float):
-        return {"key": key, "type": "float64", "value": value}
+        return {"key": key, "type": "float64", "value": value} if math.isfinite(value) else {"key": key, "type": "string", "value": str(value)}
     if isinstance(value, bytes):
         return {"key": key, "type": "binary", "value": base64.b64encode(value).decode("ascii")}
     if isinstance(value, str):
         return {"key": key, "type": "string", "value": value}
-    return {"key": key, "type": "string", "value": json.dumps(value, ensure_ascii=False, default=repr)}
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except (ValueError, RecursionError):
+        text = repr(value)
+    return {"key": key, "type": "string", "value": text}

@@ -138,14 +138,19 @@ def test_html_report_is_self_contained(traced: tuple[Path, Path], tmp_path: Path
     assert "nothing retrieved" in text and f"{KB}refunds" in text
 
 
+ONE_ROW = '{"request": "q", "expected_retrieved_context": [{"doc_uri": "a"}]}\n'
+
+
 @pytest.mark.parametrize(
     ("ground_truth", "args", "message"),
     [
-        ('{"request": "q", "expected_retrieved_context": [{"doc_uri": "a"}]}\n{"request": oops}\n', (), "gt.jsonl:2: not valid JSON"),
-        ('{"request": "q", "expected_retrieved_context": [{"doc_uri": "a"}]}\n\n{"request": "r"}\n', (), "gt.jsonl:3: no expected_retrieved_context"),
-        ('{"request": "q", "expected_retrieved_context": [{"doc_uri": "a"}]}\n', ("--fail-under", "f1@3=0.5"), "--fail-under 'f1@3=0.5': unknown metric 'f1@3'"),
-        ('{"request": "q", "expected_retrieved_context": [{"doc_uri": "a"}]}\n', ("--fail-under", "recall@5"), "unknown metric 'recall@5'"),
-        ('{"request": "q", "expected_retrieved_context": [{"doc_uri": "a"}]}\n', ("--k", "0,3"), "--k '0,3'"),
+        (ONE_ROW + '{"request": oops}\n', (), "gt.jsonl:2: not valid JSON"),
+        (ONE_ROW + '\n{"request": "r"}\n', (), "gt.jsonl:3: no expected_retrieved_context"),
+        (ONE_ROW, ("--fail-under", "f1@3=0.5"), "--fail-under 'f1@3=0.5': unknown metric 'f1@3'"),
+        (ONE_ROW, ("--fail-under", "recall@5"), "--fail-under 'recall@5': expected METRIC=VALUE"),
+        (ONE_ROW, ("--fail-under", "mrr=nan"), "--fail-under 'mrr=nan': VALUE must be a number from 0 to 1"),
+        (ONE_ROW, ("--k", "0,3"), "--k '0,3'"),
+        (ONE_ROW, ("--k", "1,3,30000000"), "--k '1,3,30000000': '30000000' is not a whole number from 1 to 10000"),
     ],
 )
 def test_bad_input_exits_2_naming_file_and_line(trace_file: Path, tmp_path: Path, ground_truth: str, args: tuple[str, ...], message: str) -> None:

@@ -175,3 +175,37 @@ def test_documents_beyond_the_attribute_budget_come_from_the_output(trace_file: 
     assert row["documents"][in_attributes - 1]["score"] is not None and row["documents"][in_attributes]["score"] is None
     last = row["documents"][-1]
     assert last["content"] == f"t{in_output - 1}" and last["metadata"] == {"section": "s"}
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> None:
+    from exporters import FileSpanExporter
+    from tests.exporters.helpers import provider_with
+
+    path = tmp_path / "formula.jsonl"
+    provider = provider_with(FileSpanExporter(path))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("=cmd|' /C calc'!A0", attributes={"input.value": "-2+3", "input.mime_type": "text/plain"}):
+        with tracer.start_as_current_span("search", attributes={
+            "openinference.span.kind": "RETRIEVER",
+            "input.value": "@SUM(A1:A9)",
+            "input.mime_type": "text/plain",
+            "retrieval.documents.0.document.id": "+1+1",
+            "retrieval.documents.0.document.content": "\t=1+2",
+            "retrieval.documents.0.document.score": -0.5,
+            "retrieval.documents.0.document.metadata": json.dumps({"doc_uri": '=HYPERLINK("http://evil.example","x")'}),
+        }):
+            pass
+    provider.shutdown()
+    out = tmp_path / "rows.csv"
+
+    completed = agent_tracing("retrievals", path, "-o", out)
+
+    assert completed.returncode == 0, completed.stderr
+    with out.open(newline="") as lines:
+        row = next(csv.DictReader(lines))
+    assert row["request"] == "'-2+3" and row["query"] == "'@SUM(A1:A9)"
+    assert row["id"] == "'+1+1" and row["content"] == "'\t=1+2" and row["doc_uri"] == "'=HYPERLINK(\"http://evil.example\",\"x\")"
+    assert row["score"] == "-0.5"
+    jsonl = tmp_path / "rows.jsonl"
+    assert agent_tracing("retrievals", path, "-o", jsonl).returncode == 0
+    assert _rows(jsonl)[0]["documents"][0]["id"] == "+1+1"

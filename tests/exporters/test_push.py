@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from exporters import FileSpanExporter
+from exporters.cli import main
 from exporters.tracefiles import read_spans
 from exporters.tracefiles.push import push
-from exporters.cli import main
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers import free_port
 from tests.servers.oteltap import OtelTap, attributes_of
@@ -53,7 +53,8 @@ def test_push_to_an_absent_receiver_fails_with_exit_1(tmp_path: Path) -> None:
     path = _trace_file(tmp_path / "t.jsonl", traces=4)
     port = free_port()
     run = subprocess.run(
-        [sys.executable, "-m", "exporters.cli", "push", str(path), "--endpoint", f"http://127.0.0.1:{port}", "--timeout", "1", "--retry-for", "2", "--batch-size", "5"],
+        [sys.executable, "-m", "exporters.cli", "push", str(path), "--endpoint", f"http://127.0.0.1:{port}",
+         "--timeout", "1", "--retry-for", "2", "--batch-size", "5"],
         capture_output=True,
         text=True,
         timeout=120,
