@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
+import signal
+import sys
 import threading
+import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -20,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import exporters
-from exporters import GuardedExporter
+from exporters import GuardedExporter, _processor
 from tracing._errors import logger, report
 from tracing._recorder import Recorder
 from tracing._settings import DEFAULT_TRACE_FILE, Settings, resolve
@@ -30,10 +35,16 @@ INSTRUMENTATION_NAME = "agent-tracing"
 MAX_SPAN_ATTRIBUTES = 1024
 
 
+EXIT_TIMEOUT_S = 5.0
+"""At interpreter (or multiprocessing child) exit, how long the flush of finished spans may take."""
+SHUTDOWN_TIMEOUT_S = _processor.SHUTDOWN_TIMEOUT_S
+
+
 class _State:
     """What every traced call reads: the tracer and settings of the active configuration."""
 
-    __slots__ = ("tracer", "settings", "recorder", "provider", "owned", "generation", "memory", "guards")
+    __slots__ = ("tracer", "settings", "recorder", "provider", "owned", "generation", "memory", "guards", "pipeline",
+                 "explicit", "forked")
 
     def __init__(self) -> None:
         self.tracer: trace.Tracer | None = None
@@ -44,41 +55,167 @@ class _State:
         self.generation = 0
         self.memory: InMemorySpanExporter | None = None
         self.guards: list[GuardedExporter] = []
+        self.pipeline: _Pipeline | None = None
+        self.explicit = False
+        self.forked = False
 
 
 state = _State()
 _lock = threading.RLock()
 _announced = False
+_late_dropped = 0
+
+
+class SpanAfterShutdown(RuntimeError):
+    """A span ended after tracing.shutdown(); it was dropped and counted."""
+
+
+class _Pipeline(SpanProcessor):
+    """The span processors of one configuration behind a gate. Once retired (a new configuration, shutdown, fork),
+    spans that still start or end here go to the active pipeline, or are counted as dropped; `retire` waits for the
+    spans already inside to pass before it drains, so reconfiguring under load loses no span uncounted."""
+
+    def __init__(self, processors: Sequence[SpanProcessor]) -> None:
+        self.processors = list(processors)
+        self.multi = SynchronousMultiSpanProcessor()
+        for processor in self.processors:
+            self.multi.add_span_processor(processor)
+        self.retired = False
+        self.forked_at: int | None = None
+        self._entered = itertools.count()
+        self._left = itertools.count()
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        next(self._entered)
+        try:
+            if self.retired:
+                active = _successor(self)
+                if active is not None:
+                    active.on_start(span, parent_context)
+            else:
+                self.multi.on_start(span, parent_context=parent_context)
+        finally:
+            next(self._left)
+
+    def _on_ending(self, span: Any) -> None:
+        next(self._entered)
+        try:
+            if not self.retired:
+                self.multi._on_ending(span)
+        finally:
+            next(self._left)
+
+    def on_end(self, span: Any) -> None:
+        next(self._entered)
+        try:
+            if self.retired:
+                self.late(span)
+            else:
+                self.multi.on_end(span)
+        finally:
+            next(self._left)
+
+    def late(self, span: Any) -> None:
+        """A span ending after this pipeline was retired: to the active pipeline, or counted as dropped."""
+        if self.forked_at is not None and (span.start_time or 0) < self.forked_at:
+            return  # started before fork: the parent's copy of this span is exported by the parent
+        active = _successor(self)
+        if active is not None:
+            active.on_end(span)
+            return
+        global _late_dropped
+        _late_dropped += 1
+        report("span ended after shutdown", SpanAfterShutdown("a span ended after tracing.shutdown(); it is dropped and counted"))
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.multi.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self.retire(time.monotonic() + SHUTDOWN_TIMEOUT_S)
+
+    def retire(self, deadline: float, keep: Sequence[SpanProcessor] = ()) -> None:
+        """Send new spans elsewhere, wait for those inside to pass, then drain and stop the processors by `deadline`."""
+        if self.retired and self.forked_at is None and not self.processors:
+            return
+        self.retired = True
+        self._quiet(deadline)
+        processors, self.processors = self.processors, []
+        kept = {id(processor) for processor in keep}
+        ours = [p for p in processors if isinstance(p, _processor.CountingBatchSpanProcessor) and id(p) not in kept]
+        for counting in ours:
+            counting.on_late = self.late
+            counting.begin_shutdown(deadline)
+        for processor in processors:
+            if id(processor) in kept:
+                continue
+            try:
+                if isinstance(processor, _processor.CountingBatchSpanProcessor):
+                    processor.finish_shutdown(deadline)
+                else:
+                    processor.shutdown()
+            except Exception as exc:  # noqa: BLE001 - SPEC 3.2
+                report("span processor shutdown", exc)
+
+    def abandon(self) -> None:
+        """In a forked child: spans started before the fork are the parent's; nothing inherited is flushed or closed."""
+        self.forked_at = time.time_ns()
+        self.retired = True
+        for processor in self.processors:
+            if isinstance(processor, _processor.CountingBatchSpanProcessor):
+                processor.abandon()
+        self.processors = []
+
+    def _quiet(self, deadline: float) -> bool:
+        """Wait until no call is inside the gate. Each poll takes one number from both counters (read `left` first),
+        so equal numbers mean every span that entered has left."""
+        while True:
+            left = next(self._left)
+            entered = next(self._entered)
+            if left == entered:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.0002)
+
+
+def _successor(pipeline: _Pipeline) -> _Pipeline | None:
+    """The pipeline a retired one hands its late spans to (set up again first in a forked child)."""
+    active = state.pipeline
+    if active is None and state.forked:
+        ensure_tracer()
+        active = state.pipeline
+    return active if active is not pipeline and active is not None else None
 
 
 class _Fanout(SpanProcessor):
-    """Our processors inside an application's provider: one SDK multi-span processor, swapped whole on reconfiguration."""
+    """Our pipeline inside an application's provider, swapped whole on reconfiguration."""
 
     def __init__(self) -> None:
-        self.active = SynchronousMultiSpanProcessor()
+        self.pipeline: _Pipeline | None = None
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
-        self.active.on_start(span, parent_context=parent_context)
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Any) -> None:
-        self.active._on_ending(span)
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline._on_ending(span)
 
     def on_end(self, span: Any) -> None:
-        self.active.on_end(span)
-
-    def swap(self, processors: Sequence[SpanProcessor]) -> SynchronousMultiSpanProcessor:
-        """Put these processors in place; the previous ones are returned, still running, for the caller to shut down."""
-        replacement = SynchronousMultiSpanProcessor()
-        for processor in processors:
-            replacement.add_span_processor(processor)
-        previous, self.active = self.active, replacement
-        return previous
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.on_end(span)
 
     def shutdown(self) -> None:
-        self.swap(()).shutdown()
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:
+            pipeline.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.active.force_flush(timeout_millis)
+        pipeline = self.pipeline
+        return True if pipeline is None else pipeline.force_flush(timeout_millis)
 
 
 _fanouts: weakref.WeakKeyDictionary[TracerProvider, _Fanout] = weakref.WeakKeyDictionary()
@@ -128,6 +265,7 @@ def _new_provider(settings: Settings) -> TracerProvider:
         attributes[SERVICE_NAME] = settings.service_name
     sampler = None if settings.sample_ratio is None else ParentBased(TraceIdRatioBased(settings.sample_ratio))
     return TracerProvider(
+        shutdown_on_exit=False,
         resource=Resource.create(attributes),
         sampler=sampler,
         span_limits=SpanLimits(max_span_attributes=_attribute_limit(settings), max_attribute_length=settings.max_attribute_length + 64),
@@ -141,23 +279,23 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     reused = {id(guard.inner) for guard in guards}
     for old in state.guards:
         old.keep_open = id(old.inner) in reused
-    previous_provider = state.provider if state.owned else None
-    previous_processors: SpanProcessor | None = None
+    previous = state.pipeline
     global_provider = trace.get_tracer_provider()
     if isinstance(global_provider, TracerProvider):
         provider = global_provider
+        pipeline = _Pipeline(processors)
         fanout = _fanouts.get(provider)
         if fanout is None:
             fanout = _fanouts[provider] = _Fanout()
             provider.add_span_processor(fanout)
-        previous_processors = fanout.swap(processors)
+        fanout.pipeline = pipeline
     else:
         provider = _new_provider(settings)
         if not processors:
             processors = [_batch(GuardedExporter(exporters.FileSpanExporter(DEFAULT_TRACE_FILE)))]
             _announce_default()
-        for processor in processors:
-            provider.add_span_processor(processor)
+        pipeline = _Pipeline(processors)
+        provider.add_span_processor(pipeline)
         if explicit and isinstance(global_provider, trace.ProxyTracerProvider):
             trace.set_tracer_provider(_GlobalProvider())
     owned = provider is not global_provider
@@ -166,12 +304,14 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     state.provider = provider
     state.owned = owned
     state.guards = guards
+    state.pipeline = pipeline
+    state.explicit = explicit
+    state.forked = False
     state.generation += 1
     state.tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
-    if previous_processors is not None:
-        previous_processors.shutdown()
-    if previous_provider is not None and previous_provider is not provider:
-        previous_provider.shutdown()
+    _signals.follow(settings.flush_on_signals)
+    if previous is not None:
+        previous.retire(time.monotonic() + SHUTDOWN_TIMEOUT_S, keep=processors)
     return provider
 
 
@@ -223,6 +363,7 @@ def configure(
     conventions: Any = None,
     max_attribute_length: int | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
+    flush_on_signals: bool | None = None,
 ) -> TracerProvider:
     """Set up (or replace) the tracing pipeline and return its TracerProvider.
 
@@ -241,6 +382,8 @@ def configure(
         conventions: "openinference", "genai" or both (a list or comma-separated string).
         max_attribute_length: the longest text an attribute may hold (cut with a visible marker).
         resource_attributes: more resource attributes.
+        flush_on_signals: True installs a SIGTERM handler that flushes (then does what the previous handler did);
+            off by default, a library installs no signal handler unasked.
     """
     settings = resolve(
         {
@@ -252,6 +395,7 @@ def configure(
             "conventions": conventions,
             "max_attribute_length": max_attribute_length,
             "resource_attributes": resource_attributes,
+            "flush_on_signals": flush_on_signals,
         },
         config,
     )
@@ -260,9 +404,12 @@ def configure(
 
 
 def ensure_tracer() -> trace.Tracer:
-    """The active tracer, setting up the embedded default on first use."""
+    """The active tracer, setting up the embedded default on first use (and the parent's pipeline again after fork)."""
     with _lock:
         if state.tracer is None:
+            if state.forked:
+                _install(state.settings, explicit=state.explicit)
+                return state.tracer  # type: ignore[return-value]
             try:
                 _install(resolve({}), explicit=False)
             except Exception as exc:  # noqa: BLE001 - a bad environment must not break the traced call
@@ -272,20 +419,146 @@ def ensure_tracer() -> trace.Tracer:
 
 
 def force_flush(timeout_s: float = 30) -> bool:
-    """Export every finished span now; False if the timeout passed first."""
+    """Export every finished span now; False if the timeout passed first (it returns by then whatever the collector does)."""
     provider = state.provider
-    return True if provider is None else provider.force_flush(int(timeout_s * 1000))
+    if provider is None:
+        return True
+    pipeline = state.pipeline
+    if state.owned and pipeline is not None:
+        return pipeline.force_flush(int(timeout_s * 1000))
+    return provider.force_flush(int(timeout_s * 1000))
 
 
-def shutdown() -> None:
-    """Flush and stop the pipeline; the next traced call sets up the default again."""
+def shutdown(timeout_s: float = SHUTDOWN_TIMEOUT_S) -> None:
+    """Flush and stop the pipeline within `timeout_s` (spans left undelivered then are counted); the next traced call
+    sets up the default again. Spans still running end into nothing: they are counted as dropped."""
     with _lock:
+        pipeline = state.pipeline
         provider = state.provider
-        if provider is not None and state.owned:
-            provider.shutdown()
-        elif provider is not None and provider in _fanouts:
-            _fanouts[provider].shutdown()
+        if provider is not None and not state.owned and provider in _fanouts:
+            _fanouts[provider].pipeline = None
         state.tracer = None
         state.provider = None
+        state.pipeline = None
         state.owned = False
+        state.forked = False
         state.generation += 1
+        if pipeline is not None:
+            pipeline.retire(time.monotonic() + timeout_s)
+
+
+def late_dropped() -> int:
+    """Spans that ended after tracing.shutdown() and were dropped (each also counted in error_counts())."""
+    return _late_dropped
+
+
+# ---------------------------------------------------------------- processes: fork, exit, signals
+
+_at_exit_callbacks: list[Callable[[], None]] = []
+
+
+def on_exit(callback: Callable[[], None]) -> None:
+    """Run `callback` at exit before the final flush (streams still open end there as cancelled)."""
+    _at_exit_callbacks.append(callback)
+
+
+def _at_exit(timeout_s: float = EXIT_TIMEOUT_S) -> None:
+    """End what is still open, then flush and stop within `timeout_s`."""
+    if state.pipeline is None:
+        return
+    for callback in list(_at_exit_callbacks):
+        try:
+            callback()
+        except Exception as exc:  # noqa: BLE001 - SPEC 3.2
+            report("ending spans at exit", exc)
+    shutdown(timeout_s)
+
+
+def _before_fork() -> None:
+    _hook_multiprocessing()
+
+
+def _after_fork_in_child() -> None:
+    """The child starts with fresh locks and, on its first span, its own pipeline built from the same settings."""
+    global _lock
+    _lock = threading.RLock()
+    pipeline = state.pipeline
+    if pipeline is None:
+        return
+    pipeline.abandon()
+    provider = state.provider
+    if provider is not None and not state.owned and provider in _fanouts:
+        _fanouts[provider].pipeline = None
+    state.pipeline = None
+    state.tracer = None
+    state.provider = None
+    state.forked = True
+    state.generation += 1
+
+
+class _MultiprocessingHook:
+    """Registered with multiprocessing.util.register_after_fork (which needs an object to hold weakly)."""
+
+    registered = False
+
+
+_mp_hook = _MultiprocessingHook()
+
+
+def _hook_multiprocessing() -> None:
+    """In multiprocessing children (fork, forkserver, spawn), flush at the child's exit: they end with os._exit,
+    which skips atexit, but run multiprocessing's finalizers first."""
+    if _MultiprocessingHook.registered or "multiprocessing.util" not in sys.modules:
+        return
+    _MultiprocessingHook.registered = True
+    import multiprocessing.util
+
+    multiprocessing.util.register_after_fork(_mp_hook, _register_child_finalizer)
+
+
+def _register_child_finalizer(_: object) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _at_exit, exitpriority=-100)
+
+
+class _Signals:
+    """flush_on_signals: a SIGTERM handler that flushes, then does what the previous handler did."""
+
+    def __init__(self) -> None:
+        self.installed = False
+        self.previous: Any = None
+
+    def follow(self, wanted: bool) -> None:
+        """Install or remove the handler to match the configuration (only the main thread can)."""
+        if wanted == self.installed or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            if wanted:
+                self.previous = signal.signal(signal.SIGTERM, self._handle)
+            else:
+                signal.signal(signal.SIGTERM, self.previous if self.previous is not None else signal.SIG_DFL)
+            self.installed = wanted
+        except (ValueError, OSError) as exc:
+            report("flush_on_signals", exc)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        previous = self.previous
+        terminating = not callable(previous) and previous != signal.SIG_IGN
+        # Flush on another thread, bounded: the signal may have interrupted this thread inside the pipeline's locks.
+        worker = threading.Thread(target=_at_exit if terminating else force_flush, args=(EXIT_TIMEOUT_S,), daemon=True)
+        worker.start()
+        worker.join(EXIT_TIMEOUT_S + 1)
+        if callable(previous):
+            previous(signum, frame)
+        elif terminating:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+
+_signals = _Signals()
+
+atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+_hook_multiprocessing()

@@ -61,6 +61,7 @@ class Settings(BaseModel):
     stream_chunk_events: int = Field(default=0, ge=0)
     span_attribute_count_limit: int | None = Field(default=None, ge=0)
     otlp_protocol: Literal["grpc", "http/protobuf", "http/json"] = "http/protobuf"
+    flush_on_signals: bool = False
 
     @field_validator("exporters", mode="before")
     @classmethod
@@ -106,6 +107,7 @@ _ENV_FIELDS = {
     "CONVENTIONS": "conventions",
     "MAX_ATTRIBUTE_LENGTH": "max_attribute_length",
     "STREAM_CHUNK_EVENTS": "stream_chunk_events",
+    "FLUSH_ON_SIGNALS": "flush_on_signals",
 }
 
 
