@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 
 servers: $(VENV)/.installed
 	$(BIN)/python -m tests.servers.phoenix --install
+	$(BIN)/python -m tests.servers.interop --install
 
 test: servers
 	$(BIN)/python -m pytest

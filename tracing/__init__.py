@@ -9,11 +9,15 @@ from tracing._responses import (
     ResponsesAgentRequest,
     ResponsesAgentResponse,
     ResponsesAgentStreamEvent,
+    create_annotation_added,
     create_function_call_item,
     create_function_call_output_item,
     create_reasoning_item,
     create_text_delta,
     create_text_output_item,
+    output_to_responses_items_stream,
+    prep_msgs_for_cc_llm,
+    responses_agent_output_reducer,
 )
 from tracing._retriever import Document, RetrieverSchema, get_retriever_schema, set_retriever_schema
 from tracing._runtime import configure, force_flush, shutdown
@@ -33,6 +37,7 @@ __all__ = [
     "SpanType",
     "configure",
     "continue_trace",
+    "create_annotation_added",
     "create_function_call_item",
     "create_function_call_output_item",
     "create_reasoning_item",
@@ -43,6 +48,9 @@ __all__ = [
     "get_current_span",
     "get_retriever_schema",
     "inject",
+    "output_to_responses_items_stream",
+    "prep_msgs_for_cc_llm",
+    "responses_agent_output_reducer",
     "set_retriever_schema",
     "shutdown",
     "start_span",

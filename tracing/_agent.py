@@ -13,16 +13,21 @@ from opentelemetry import trace as otel_trace
 from tracing import keys
 from tracing._decorator import SpanSpec, is_traced, traced
 from tracing._errors import report
+from tracing._mlflow import instrument_mlflow_agent, is_mlflow_agent
 from tracing._propagation import extract
 from tracing._responses import (
     ResponsesAgentRequest,
     ResponsesAgentResponse,
     ResponsesAgentStreamEvent,
+    create_annotation_added,
     create_function_call_item,
     create_function_call_output_item,
     create_reasoning_item,
     create_text_delta,
     create_text_output_item,
+    output_to_responses_items_stream,
+    prep_msgs_for_cc_llm,
+    responses_agent_output_reducer,
 )
 from tracing._stream import get_field
 
@@ -121,7 +126,11 @@ async def _awaited_in(remote: otel_context.Context, awaitable: Any) -> Any:
 def _remote_parent(request: Any) -> otel_context.Context | None:
     """The trace context in the request's custom_inputs, when no local span is active."""
     custom_inputs = get_field(request, "custom_inputs")
-    if not custom_inputs or otel_trace.get_current_span().get_span_context().is_valid:
+    if not custom_inputs:
+        return None
+    # MLflow's no-op span (what it starts when it cannot trace) has no span context at all.
+    local = otel_trace.get_current_span().get_span_context()
+    if local is not None and local.is_valid:
         return None
     if not isinstance(custom_inputs, dict) or "traceparent" not in custom_inputs:
         return None
@@ -193,6 +202,18 @@ def _instrument(cls: type, name: str, validate: bool, stream_errors: str | None)
     setattr(cls, name, descriptor(method) if descriptor is not None else method)
 
 
+def _instrument_under_mlflow(cls: type, stream_errors: str | None) -> tuple[str, ...]:
+    """Our AGENT spans inside MLflow's own layers of an MLflow ResponsesAgent subclass (see tracing._mlflow)."""
+    saved = {name: cls.__dict__[name] for name in _AGENT_METHODS if name in cls.__dict__}
+    try:
+        return instrument_mlflow_agent(cls, lambda target, name: _instrument(target, name, False, stream_errors))
+    except Exception as exc:  # noqa: BLE001 - an MLflow we do not know: trace it from outside instead
+        report("tracing an MLflow ResponsesAgent", exc)
+        for name, raw in saved.items():
+            setattr(cls, name, raw)
+        return ()
+
+
 def trace_agent(
     cls: C | None = None,
     *,
@@ -217,8 +238,12 @@ def trace_agent(
     def decorate(target: C) -> C:
         if not isinstance(target, type):
             raise TypeError(f"trace_agent decorates classes, got {type(target).__name__}")
+        done: tuple[str, ...] = ()
+        if is_mlflow_agent(target):
+            done = _instrument_under_mlflow(target, stream_errors)
         for name in names:
-            _instrument(target, name, validate=issubclass(target, ResponsesAgent), stream_errors=stream_errors)
+            if name not in done:
+                _instrument(target, name, validate=issubclass(target, ResponsesAgent), stream_errors=stream_errors)
         return target
 
     return decorate(cls) if cls is not None else decorate
@@ -234,6 +259,10 @@ class ResponsesAgent:
     create_function_call_item = staticmethod(create_function_call_item)
     create_function_call_output_item = staticmethod(create_function_call_output_item)
     create_reasoning_item = staticmethod(create_reasoning_item)
+    create_annotation_added = staticmethod(create_annotation_added)
+    prep_msgs_for_cc_llm = staticmethod(prep_msgs_for_cc_llm)
+    output_to_responses_items_stream = staticmethod(output_to_responses_items_stream)
+    responses_agent_output_reducer = staticmethod(responses_agent_output_reducer)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Trace the subclass's own ``predict`` and ``predict_stream``."""

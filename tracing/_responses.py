@@ -7,6 +7,11 @@ fields that are None (what MLflow's ``model_dump(exclude_none=True)`` sends).
 
 from __future__ import annotations
 
+import json
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import tee
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
@@ -167,8 +172,18 @@ def create_text_delta(delta: str, item_id: str) -> dict[str, Any]:
     return {"type": "response.output_text.delta", "item_id": item_id, "delta": delta}
 
 
+def create_annotation_added(item_id: str, annotation: dict[str, Any], annotation_index: int | None = 0) -> dict[str, Any]:
+    """A stream event adding an annotation (a citation, a link) to the text of the output item ``item_id``."""
+    return {
+        "type": "response.output_text.annotation.added",
+        "item_id": item_id,
+        "annotation_index": annotation_index,
+        "annotation": annotation,
+    }
+
+
 def create_text_output_item(text: str, id: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An assistant message output item holding ``text``."""
+    """An assistant message output item holding ``text`` (and its ``annotations`` when given)."""
     content: dict[str, Any] = {"text": text, "type": "output_text"}
     if annotations is not None:
         content["annotations"] = annotations
@@ -188,3 +203,167 @@ def create_function_call_output_item(call_id: str, output: str) -> dict[str, Any
 def create_reasoning_item(id: str, reasoning_text: str) -> dict[str, Any]:
     """A reasoning output item holding a summary text."""
     return {"type": "reasoning", "summary": [{"type": "summary_text", "text": reasoning_text}], "id": id}
+
+
+# ---------------------------------------------------------------- MLflow's ResponsesAgent helpers, same behaviour
+
+
+def responses_agent_output_reducer(chunks: list[Any]) -> dict[str, Any]:
+    """The response a stream of events amounts to: its ``output_item.done`` items, as MLflow's reducer builds it."""
+    items: list[Any] = []
+    for chunk in chunks:
+        if isinstance(chunk, dict):
+            if chunk.get("type") == "response.output_item.done":
+                items.append(chunk.get("item"))
+        elif getattr(chunk, "type", None) == "response.output_item.done":
+            items.append(chunk.item)
+    return ResponsesAgentResponse.model_validate({"output": items}).model_dump(exclude_none=True)
+
+
+def _dump_json(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def responses_to_cc(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One Responses input or output item as ChatCompletion messages."""
+    kind = message.get("type")
+    if kind == "function_call":
+        call = {"id": message["call_id"], "type": "function",
+                "function": {"arguments": message.get("arguments") or "{}", "name": message["name"]}}
+        return [{"role": "assistant", "content": "tool call", "tool_calls": [call]}]
+    if kind == "message" and isinstance(message.get("content"), list):
+        return [{"role": message["role"], "content": content["text"]} for content in message["content"]]
+    if kind == "reasoning":
+        return [{"role": "assistant", "content": json.dumps(message["summary"])}]
+    if kind == "function_call_output":
+        output = message["output"]
+        return [{"role": "tool", "content": output if isinstance(output, str) else _dump_json(output),
+                 "tool_call_id": message["call_id"]}]
+    if kind == "mcp_approval_request":
+        call = {"id": message["id"], "type": "function",
+                "function": {"arguments": message.get("arguments") or "{}", "name": message["name"]}}
+        return [{"role": "assistant", "content": "mcp approval request", "tool_calls": [call]}]
+    if kind == "mcp_approval_response":
+        return [{"role": "tool", "content": str(message["approve"]), "tool_call_id": message["approval_request_id"]}]
+    kept = {key: value for key, value in message.items() if key in ("role", "content", "name", "tool_calls", "tool_call_id")}
+    return [kept] if kept else []
+
+
+def prep_msgs_for_cc_llm(responses_input: Sequence[Any]) -> list[dict[str, Any]]:
+    """Responses input items (dicts or models) as ChatCompletion messages, as MLflow's helper converts them."""
+    messages: list[dict[str, Any]] = []
+    for item in responses_input:
+        messages.extend(responses_to_cc(item.model_dump() if isinstance(item, BaseModel) else item))
+    return messages
+
+
+def _event(**fields: Any) -> ResponsesAgentStreamEvent:
+    return ResponsesAgentStreamEvent(**fields)
+
+
+def _cc_stream_to_responses_stream(chunks: Iterable[dict[str, Any]], aggregator: list[dict[str, Any]] | None
+                                   ) -> Iterator[ResponsesAgentStreamEvent]:
+    """ChatCompletion chunks as Responses events: text deltas, then one done item for the text, one per tool call."""
+    text = ""
+    reasoning = ""
+    tool_calls: dict[int, dict[str, Any]] = {}
+    message_id = None
+    for chunk in chunks:
+        if chunk.get("choices") is None or len(chunk["choices"]) == 0:
+            continue
+        delta = chunk["choices"][0]["delta"]
+        message_id = chunk.get("id", None)
+        content = delta.get("content", None)
+        if calls := delta.get("tool_calls"):
+            for fragment in calls:
+                index = fragment.get("index", 0)
+                function = fragment.get("function", {})
+                if index not in tool_calls:
+                    tool_calls[index] = {"id": fragment.get("id"),
+                                         "function": {"name": function.get("name", ""),
+                                                      "arguments": function.get("arguments", "")}}
+                else:
+                    tool_calls[index]["function"]["arguments"] += function.get("arguments", "")
+        elif content is not None:
+            if isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict):
+                        if part.get("type") == "reasoning":
+                            reasoning += part.get("summary", [])[0].get("text", "")
+                        if part.get("type") == "text" and part.get("text"):
+                            text += part["text"]
+                            yield _event(**create_text_delta(part["text"], item_id=message_id))  # type: ignore[arg-type]
+            elif reasoning != "":
+                item = create_reasoning_item(message_id, reasoning)  # type: ignore[arg-type]
+                if aggregator is not None:
+                    aggregator.append(item)
+                yield _event(type="response.output_item.done", item=item)
+                reasoning = ""
+            if isinstance(content, str):
+                text += content
+                yield _event(**create_text_delta(content, item_id=message_id))  # type: ignore[arg-type]
+    if text:
+        item = create_text_output_item(text, message_id)  # type: ignore[arg-type]
+        if aggregator is not None:
+            aggregator.append(item)
+        yield _event(type="response.output_item.done", item=item)
+    for index in sorted(tool_calls):
+        call = tool_calls[index]
+        item = create_function_call_item(message_id, call["id"], call["function"]["name"],  # type: ignore[arg-type]
+                                         call["function"]["arguments"])
+        if aggregator is not None:
+            aggregator.append(item)
+        yield _event(type="response.output_item.done", item=item)
+
+
+def _langchain_stream_to_responses_stream(chunks: Iterable[Any], aggregator: list[dict[str, Any]] | None
+                                          ) -> Iterator[ResponsesAgentStreamEvent]:
+    """LangChain messages as done items: AI text, AI tool calls and tool results (user messages skipped)."""
+    for chunk in chunks:
+        message = chunk.model_dump()
+        role = message["type"]
+        if role == "ai":
+            if message.get("content"):
+                item = create_text_output_item(text=message["content"], id=message.get("id") or str(uuid.uuid4()))
+                if aggregator is not None:
+                    aggregator.append(item)
+                yield _event(type="response.output_item.done", item=item)
+            for call in message.get("tool_calls") or []:
+                item = create_function_call_item(id=call.get("id") or message.get("id") or str(uuid.uuid4()),
+                                                 call_id=call["id"], name=call["name"], arguments=json.dumps(call["args"]))
+                if aggregator is not None:
+                    aggregator.append(item)
+                yield _event(type="response.output_item.done", item=item)
+        elif role == "tool":
+            content = message["content"]
+            item = create_function_call_output_item(call_id=message["tool_call_id"],
+                                                    output=content if isinstance(content, str) else _dump_json(content))
+            if aggregator is not None:
+                aggregator.append(item)
+            yield _event(type="response.output_item.done", item=item)
+
+
+def output_to_responses_items_stream(chunks: Iterable[Any], aggregator: list[dict[str, Any]] | None = None
+                                     ) -> Iterator[ResponsesAgentStreamEvent]:
+    """A stream of ChatCompletion chunks (or LangChain messages) as Responses stream events, as MLflow's helper.
+
+    Args:
+        chunks: ChatCompletion chunk dicts, or LangChain `BaseMessage` objects.
+        aggregator: when given, extended with every done output item.
+    """
+    peek, chunks = tee(chunks)
+    first = next(peek, _EMPTY)
+    if first is _EMPTY:
+        return
+    messages = sys.modules.get("langchain_core.messages")
+    base_message = getattr(messages, "BaseMessage", None) if messages is not None else None
+    if isinstance(base_message, type) and isinstance(first, base_message):
+        yield from _langchain_stream_to_responses_stream(chunks, aggregator)
+    else:
+        yield from _cc_stream_to_responses_stream(chunks, aggregator)
+
+
+_EMPTY = object()

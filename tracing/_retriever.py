@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tracing import keys
 from tracing._errors import report
+from tracing._mlflow import mlflow_retriever_schema, mlflow_retriever_schemas
 from tracing._serialize import Serializer
 
 if TYPE_CHECKING:
@@ -122,9 +123,10 @@ def set_retriever_schema(
 
 
 def get_retriever_schema(name: str) -> RetrieverSchema | None:
-    """The schema registered under `name`, or None."""
+    """The schema registered under `name` (here, else with `mlflow.models.set_retriever_schema`), or None."""
     with _lock:
-        return _registry.get(name)
+        found = _registry.get(name)
+    return _with_mlflow(name, found) if mlflow_retriever_schemas() else found
 
 
 def _check_column(argument: str, value: Any) -> None:
@@ -139,6 +141,7 @@ def _clear_registry() -> None:
     with _lock:
         _registry.clear()
         _replaced_warned.clear()
+        _clash_warned.clear()
 
 
 # ---------------------------------------------------------------- rows to documents
@@ -255,6 +258,16 @@ class _Mapped(NamedTuple):
     doc_uri: str | None = None
     score: float | None = None
     metadata: dict[str, Any] = {}
+    scored_node: bool = False
+    """A LlamaIndex NodeWithScore: MLflow keeps its score in the document metadata (Document.from_llama_index_node)."""
+
+
+def _scored_node(row: Any) -> bool:
+    """Whether a row wraps a node with a score beside it, as LlamaIndex's NodeWithScore does."""
+    if isinstance(row, Mapping):
+        return row.get("node") is not None and "score" in row and not any(key in row for key in _CONTENT_KEYS)
+    node = getattr(row, "node", None)
+    return node is not None and not isinstance(node, (str, bytes, int, float)) and hasattr(row, "score")
 
 
 def _from_document(document: Document) -> _Mapped:
@@ -288,6 +301,7 @@ def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str], seri
         doc_uri=_identifier(values[schema.doc_uri], serializer) if schema.doc_uri is not None else None,
         score=score,
         metadata=metadata,
+        scored_node=score is not None and _scored_node(row),
     )
 
 
@@ -313,8 +327,10 @@ def _recognise(row: Any, serializer: Serializer) -> _Mapped:
     if content_key is None:
         content = serializer.dumps(metadata) if metadata else ""
         metadata = {}
+    score = _score(score)
     return _Mapped(id=_identifier(identifier, serializer), content=_text(content, serializer),
-                   doc_uri=_identifier(uri, serializer), score=_score(score), metadata=metadata)
+                   doc_uri=_identifier(uri, serializer), score=score, metadata=metadata,
+                   scored_node=score is not None and _scored_node(row))
 
 
 def _guarded(mapper: Callable[..., _Mapped], row: Any, *args: Any) -> _Mapped:
@@ -380,13 +396,46 @@ def _to_documents(output: Any, schema: RetrieverSchema | None, serializer: Seria
 def _resolve(schema: str | RetrieverSchema | None, span_name: str) -> RetrieverSchema | None:
     if isinstance(schema, RetrieverSchema):
         return schema
+    name = span_name if schema is None else schema
     with _lock:
-        if schema is not None:
-            found = _registry.get(schema)
-            if found is None:
-                report("retriever schema lookup", LookupError(f"no retriever schema named {schema!r} is registered"))
-            return found
-        return _registry.get(span_name)
+        found = _registry.get(name)
+    if mlflow_retriever_schemas():
+        found = _with_mlflow(name, found)
+    if found is None and schema is not None:
+        report("retriever schema lookup", LookupError(f"no retriever schema named {schema!r} is registered"))
+    return found
+
+
+_from_mlflow: dict[tuple[Any, ...], RetrieverSchema] = {}
+_clash_warned: set[str] = set()
+
+
+def _with_mlflow(name: str, ours: RetrieverSchema | None) -> RetrieverSchema | None:
+    """Our schema for `name`, else the one registered with `mlflow.models.set_retriever_schema`; ours win a clash."""
+    registered = mlflow_retriever_schema(name)
+    if registered is None:
+        return ours
+    try:
+        fields = (name, registered.get("primary_key"), registered.get("text_column"), registered.get("doc_uri"),
+                  tuple(registered.get("other_columns") or ()))
+        theirs = _from_mlflow.get(fields)
+        if theirs is None:
+            theirs = _from_mlflow[fields] = RetrieverSchema.model_validate(
+                dict(zip(("name", "primary_key", "text_column", "doc_uri", "other_columns"), fields)))
+    except Exception as exc:  # noqa: BLE001 - a registration we cannot read leaves ours (or none)
+        report("reading an MLflow retriever schema", exc)
+        return ours
+    if ours is None:
+        return theirs
+    if ours != theirs and name not in _clash_warned:
+        _clash_warned.add(name)
+        warnings.warn(
+            f"retriever schema {name!r} is registered both with tracing.set_retriever_schema and with "
+            f"mlflow.models.set_retriever_schema, differently; tracing's is used: {ours.model_dump(exclude={'name'})}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return ours
 
 
 # ---------------------------------------------------------------- documents to attributes
@@ -399,6 +448,7 @@ class _Recorded(NamedTuple):
     content: str
     score: float | None
     metadata_json: str | None
+    scored_node: bool = False
 
 
 def _prepare(documents: list[_Mapped], capture_content: bool, serializer: Serializer) -> list[_Recorded]:
@@ -414,6 +464,7 @@ def _prepare(documents: list[_Mapped], capture_content: bool, serializer: Serial
             content=serializer.text(document.content) if capture_content else "",
             score=document.score,
             metadata_json=metadata_json,
+            scored_node=document.scored_node,
         )
         for document, metadata_json in zip(documents, _metadata_json(metadatas, serializer))
     ]
@@ -448,6 +499,9 @@ def _mlflow_part(document: _Recorded, content: str) -> str:
     if document.id is not None and metadata.startswith("{") and metadata.endswith("}"):
         chunk = '"chunk_id": ' + _quote(document.id)
         metadata = "{" + chunk + ("}" if metadata == "{}" else ", " + metadata[1:])
+    if document.scored_node and document.score is not None and metadata.endswith("}"):
+        score = '"score": ' + repr(document.score)
+        metadata = metadata[:-1] + (score + "}" if metadata == "{}" else ", " + score + "}")
     identifier = "null" if document.id is None else _quote(document.id)
     return f'{{"page_content": {_quote(content)}, "metadata": {metadata}, "id": {identifier}}}'
 

@@ -1,0 +1,109 @@
+"""The peers' real packages for the interoperability tests: MLflow, the OpenAI client and OpenInference's instrumentor.
+
+They are heavy (MLflow alone brings pandas, scikit-learn, SQLAlchemy, Flask), so they live in one cached virtual
+environment, `.cache/venvs/interop`, with this project installed editable beside them; tests run their code there
+in a subprocess (`run_script`). `python -m tests.servers.interop --install` installs it (`make test` does);
+the `interop_python` fixture installs it when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_DIR = REPO_ROOT / ".cache" / "venvs" / "interop"
+PACKAGES = [
+    "mlflow==3.17.2",  # the version benchmarks/peers.py pins, so pip's cache serves both
+    "openai==3.54.0",
+    "openinference-instrumentation-openai==0.1.66",
+]
+RESULT_PREFIX = "INTEROP-RESULT "
+_MARKER = VENV_DIR / ".installed"
+
+
+def python() -> Path:
+    """The interpreter of the cached virtual environment."""
+    return VENV_DIR / "bin" / "python"
+
+
+def _stamp() -> str:
+    return " ".join(PACKAGES) + f" + -e {REPO_ROOT}"
+
+
+def is_installed() -> bool:
+    """Whether the pinned packages and this project are installed in the cached environment."""
+    try:
+        return _MARKER.read_text().strip() == _stamp() and python().exists()
+    except OSError:
+        return False
+
+
+def install() -> Path:
+    """Install the pinned packages and this project (editable) into the cached environment unless already there."""
+    VENV_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV_DIR.parent / ".interop.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_installed():
+            print(f"installing {' '.join(PACKAGES)} into {VENV_DIR} ...", file=sys.stderr, flush=True)
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
+            subprocess.run(
+                [str(python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                 *PACKAGES, "-e", str(REPO_ROOT)],
+                check=True,
+            )
+            _MARKER.write_text(_stamp())
+    return python()
+
+
+def run_script(source: str, *, env: dict[str, str] | None = None, timeout: float = 240.0) -> Any:
+    """Run Python source in the interop environment; return what it printed after RESULT_PREFIX (as JSON).
+
+    The script prints its result with `print(RESULT_PREFIX + json.dumps(...))`; a non-zero exit fails the test
+    with the script's stderr.
+    """
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "OTEL_", "AGENT_TRACING_"))}
+    environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"})
+    if env:
+        environment.update(env)
+    completed = subprocess.run(
+        [str(python()), "-c", textwrap.dedent(source)],
+        capture_output=True, text=True, timeout=timeout, env=environment, cwd=str(REPO_ROOT),
+    )
+    if completed.returncode != 0:
+        raise AssertionError(f"interop script failed ({completed.returncode}):\n{completed.stderr[-6000:]}")
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    raise AssertionError(f"interop script printed no result:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def interop_python() -> Path:
+    """The cached environment's interpreter (installed on first use)."""
+    return install()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Report or install the interop environment."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--install", action="store_true", help="install the environment when missing")
+    args = parser.parse_args(argv)
+    if args.install:
+        install()
+    print(f"interop: {'installed' if is_installed() else 'missing'} ({' '.join(PACKAGES)}) {VENV_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
