@@ -80,3 +80,35 @@ def test_mlflow_is_never_imported_by_tracing() -> None:
         assert interop.mlflow_responses_agent() is None
         assert interop.mlflow_retriever_schemas() == []
         assert "mlflow" not in sys.modules
+
+
+class TextNode:
+    """llama_index.core.schema.TextNode's shape: id, text, metadata."""
+
+    def __init__(self, id_: str, text: str, metadata: dict[str, object]) -> None:
+        self.id_, self.text, self.metadata = id_, text, metadata
+
+
+class NodeWithScore:
+    """llama_index.core.schema.NodeWithScore's shape: a node and its score beside it."""
+
+    def __init__(self, node: TextNode, score: float | None) -> None:
+        self.node, self.score = node, score
+
+
+def test_a_llamaindex_node_keeps_its_score_in_the_mlflow_document_metadata(spans: CapturedSpans) -> None:
+    """MLflow's Document.from_llama_index_node puts the score into the metadata; so do we, in MLflow's form only."""
+
+    @tracing.trace(span_type="RETRIEVER")
+    def nodes(query: str) -> list[NodeWithScore]:
+        return [NodeWithScore(TextNode("n1", "Paris.", {"file_path": "/kb/france.md"}), 0.7),
+                NodeWithScore(TextNode("n2", "Rome.", {}), None)]
+
+    nodes("q")
+    span = spans.one("nodes")
+    assert output(span) == [
+        {"page_content": "Paris.", "metadata": {"chunk_id": "n1", "file_path": "/kb/france.md", "score": 0.7}, "id": "n1"},
+        {"page_content": "Rome.", "metadata": {"chunk_id": "n2"}, "id": "n2"},
+    ]
+    assert span.attributes["retrieval.documents.0.document.score"] == 0.7  # type: ignore[index]
+    assert json.loads(span.attributes["retrieval.documents.0.document.metadata"]) == {"file_path": "/kb/france.md"}  # type: ignore[index,arg-type]
