@@ -1,4 +1,4 @@
-"""FileSpanExporter: OTLP JSON Lines files, safe for many threads and processes, with rotation."""
+"""FileSpanExporter: OTLP JSON Lines files, safe for many threads and processes (forked ones too), with rotation."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import gzip
 import os
 import shutil
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -17,8 +18,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from exporters._encode import encode_json_line
 from exporters.failures import report
 
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 _MODE = 0o600
+_DIR_MODE = 0o700
+_FORKABLE: weakref.WeakSet[FileSpanExporter] = weakref.WeakSet()
 
 
 class FileSpanExporter(SpanExporter):
@@ -47,6 +50,8 @@ class FileSpanExporter(SpanExporter):
         self._fd: int | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._failed = False
+        _FORKABLE.add(self)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Write the batch as one line; report and return FAILURE on any error."""
@@ -59,20 +64,22 @@ class FileSpanExporter(SpanExporter):
             with self._lock:
                 self._append(line)
         except Exception as exc:  # noqa: BLE001 - SPEC 3.2: exporting never raises
+            self._failed = True
             report(f"file exporter ({self.path})", exc)
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Lines are written on export; with fsync='never' also push them to disk now."""
+        """Push written lines to disk; False when an export failed since the last flush (its spans are not in the file)."""
         with self._lock:
+            failed, self._failed = self._failed, False
             if self._fd is not None:
                 try:
                     os.fsync(self._fd)
                 except OSError as exc:
                     report(f"file exporter ({self.path})", exc)
                     return False
-        return True
+        return not failed
 
     def shutdown(self) -> None:
         """Close the file; later exports fail."""
@@ -80,19 +87,42 @@ class FileSpanExporter(SpanExporter):
             self._closed = True
             self._close_fd()
 
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets a fresh lock (the parent's may have been copied held) and opens the file itself, so its
+        file lock is its own and parent and child exclude each other."""
+        self._lock = threading.Lock()
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def _append(self, line: bytes) -> None:
+        """Write one line at the end of the file, under the file lock; a write that fails half-way is cut off again,
+        and a line left unfinished by anyone (a crash, a failed cut) is ended before ours, so ours stays whole."""
         fd = self._locked_fd()
         try:
-            if self.max_bytes is not None:
+            size = os.fstat(fd).st_size
+            if self.max_bytes is not None and size > 0 and size + len(line) > self.max_bytes:
+                self._rotate()
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._close_fd()
+                fd = self._locked_fd()
                 size = os.fstat(fd).st_size
-                if size > 0 and size + len(line) > self.max_bytes:
-                    self._rotate()
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    self._close_fd()
-                    fd = self._locked_fd()
+            if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
             view = memoryview(line)
-            while view:
-                view = view[os.write(fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except BaseException:
+                if len(view) < len(line):
+                    try:
+                        os.ftruncate(fd, size)
+                    except OSError:
+                        pass  # the next line starts on a new line instead
+                raise
             if self.fsync == "always":
                 os.fsync(fd)
         finally:
@@ -102,7 +132,7 @@ class FileSpanExporter(SpanExporter):
         """The open file, exclusively locked, and still the file at `path` (another process may have rotated it)."""
         while True:
             if self._fd is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _make_folders(self.path.parent)
                 self._fd = os.open(self.path, _OPEN_FLAGS, _MODE)
             fd = self._fd
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -142,6 +172,30 @@ class FileSpanExporter(SpanExporter):
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+
+def _make_folders(folder: Path) -> None:
+    """Create the missing folders of a path with mode 0700 (traces may hold what users typed); existing ones stay as they are."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, _DIR_MODE)
+        except FileExistsError:
+            pass
+
+
+def _after_fork_in_child() -> None:
+    for exporter in list(_FORKABLE):
+        exporter._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _gzip_file(source: Path, target: Path) -> None:

@@ -10,10 +10,12 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from exporters import FileSpanExporter
@@ -236,3 +238,181 @@ def test_fsync_always_writes_every_line(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == 3
     with pytest.raises(ValueError):
         FileSpanExporter(path, fsync="sometimes")  # type: ignore[arg-type]
+
+
+_TORN_WRITE = r"""
+import json, os, resource, signal, sys
+from opentelemetry.sdk.trace import TracerProvider
+from exporters import FileSpanExporter
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+path = sys.argv[1]
+tracer = TracerProvider().get_tracer("torn")
+
+def spans(name, count, size):
+    made = []
+    for i in range(count):
+        span = tracer.start_span(name, attributes={"i": i, "pad": "x" * size})
+        span.end()
+        made.append(span)
+    return made
+
+exporter = FileSpanExporter(path)
+first = exporter.export(spans("first", 2, 10)).name
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(path) + 100, hard))
+torn = exporter.export(spans("torn", 20, 1000)).name
+flushed_after_failure = exporter.force_flush()
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+last = exporter.export(spans("last", 2, 10)).name
+flushed_again = exporter.force_flush()
+exporter.shutdown()
+print(json.dumps([first, torn, flushed_after_failure, last, flushed_again]))
+"""
+
+
+def test_a_write_that_fails_half_way_is_cut_off_and_the_next_line_stays_whole(tmp_path: Path) -> None:
+    path = tmp_path / "torn.jsonl"
+    run = subprocess.run([sys.executable, "-c", _TORN_WRITE, str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == ["SUCCESS", "FAILURE", False, "SUCCESS", True]
+    assert "File too large" in run.stderr  # the failure was reported (once)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 3
+    assert [r.name for r in read_spans(path, strict=True)] == ["first", "first", "last", "last"]
+
+
+def test_a_line_left_unfinished_by_another_writer_does_not_swallow_the_next(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "fragment.jsonl"
+    path.write_bytes(b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "ab')  # a writer killed mid-line
+    os.chmod(path, 0o600)
+    provider = provider_with(FileSpanExporter(path))
+    write_tree(provider)
+    provider.shutdown()
+    with caplog.at_level(logging.WARNING, logger="agent_tracing.exporters"):
+        records = list(read_spans(path))
+    assert [r.name for r in records] == ["grandchild", "child", "root"]
+    assert f"{path}:1: skipped an unreadable line" in caplog.text
+
+
+def test_folders_it_creates_are_0700_and_files_0600(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "traces.jsonl"
+    provider = provider_with(FileSpanExporter(path, max_bytes=2000, backups=3, compress=True))
+    write_tree(provider, traces=20)
+    provider.shutdown()
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode) == 0o700
+    files = list((tmp_path / "a" / "b").iterdir())
+    assert len(files) == 4
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def _finished_span(name: str) -> ReadableSpan:
+    span = TracerProvider().get_tracer("fork").start_span(name, attributes={"pid": os.getpid()})
+    span.end()
+    return span  # type: ignore[return-value]
+
+
+def _wait_for_children(pids: list[int], timeout_s: float) -> dict[int, int]:
+    """Exit status of every child; the ones still running at the deadline are killed and the test fails."""
+    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(statuses) < len(pids):
+        for pid in pids:
+            if pid not in statuses:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    statuses[pid] = os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            hung = [pid for pid in pids if pid not in statuses]
+            for pid in hung:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            pytest.fail(f"{len(hung)} forked children hung (killed after {timeout_s} s)")
+        time.sleep(0.01)
+    return statuses
+
+
+@pytest.mark.slow
+def test_a_child_forked_while_the_parent_writes_exports_and_shuts_down(tmp_path: Path) -> None:
+    path = tmp_path / "forked.jsonl"
+    exporter = FileSpanExporter(path)
+    batch = [_finished_span("parent") for _ in range(200)]
+    child_span = _finished_span("child")
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            exporter.export(batch)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    pids = []
+    try:
+        for _ in range(40):
+            pid = os.fork()
+            if pid == 0:  # the child: its exporter must not wait on the parent's lock or share its file lock
+                code = 1
+                try:
+                    ok = exporter.export([child_span]) is SpanExportResult.SUCCESS
+                    exporter.shutdown()
+                    code = 0 if ok else 3
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+    finally:
+        stop.set()
+        writer.join(30)
+    statuses = _wait_for_children(pids, timeout_s=60)
+    exporter.shutdown()
+    assert set(statuses.values()) == {0}
+    names = [r.name for r in read_spans(path, strict=True)]
+    assert names.count("child") == 40
+
+
+def _rotating_child(path: str, count: int, exporter: FileSpanExporter) -> None:
+    provider = provider_with(exporter)
+    tracer = provider.get_tracer("child")
+    for index in range(count):
+        with tracer.start_as_current_span("work", attributes={"pid": os.getpid(), "i": index, "pad": "y" * 300}):
+            pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start", ["os.fork", "multiprocessing fork"])
+def test_forked_children_appending_to_one_rotating_file_lose_nothing(tmp_path: Path, start: str) -> None:
+    import multiprocessing
+
+    path = tmp_path / "rotating.jsonl"
+    exporter = FileSpanExporter(path, max_bytes=30_000, backups=1000, compress=True)
+    provider = provider_with(exporter)
+    with provider.get_tracer("parent").start_as_current_span("parent", attributes={"pid": os.getpid(), "i": 0}):
+        pass  # the parent's file is open before the children are forked
+    children, count = 4, 300
+    if start == "os.fork":
+        pids = []
+        for _ in range(children):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    _rotating_child(str(path), count, exporter)
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        assert set(_wait_for_children(pids, timeout_s=120).values()) == {0}
+    else:
+        context = multiprocessing.get_context("fork")
+        processes = [context.Process(target=_rotating_child, args=(str(path), count, exporter)) for _ in range(children)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+            assert process.exitcode == 0
+    provider.shutdown()
+    rotated = sorted(tmp_path.glob("rotating.jsonl.*.gz"), key=lambda p: int(p.name.split(".")[2]), reverse=True)
+    assert len(rotated) >= 5  # rotated many times while the children wrote
+    records = list(read_spans([*rotated, path], strict=True))
+    work = {(r.attributes["pid"], r.attributes["i"]) for r in records if r.name == "work"}
+    assert len(work) == children * count == sum(1 for r in records if r.name == "work")
