@@ -1,7 +1,15 @@
 """agent-tracing: trace AI agents with OpenTelemetry."""
 
 from tracing._agent import ResponsesAgent, trace_agent
-from tracing._context import suppress_tracing, using_attributes, using_session, using_user
+from tracing._context import (
+    suppress_tracing,
+    using_attributes,
+    using_metadata,
+    using_prompt_template,
+    using_session,
+    using_tags,
+    using_user,
+)
 from tracing._decorator import trace
 from tracing._errors import error_counts
 from tracing._propagation import continue_trace, inject
@@ -58,6 +66,9 @@ __all__ = [
     "trace",
     "trace_agent",
     "using_attributes",
+    "using_metadata",
+    "using_prompt_template",
     "using_session",
+    "using_tags",
     "using_user",
 ]

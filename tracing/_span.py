@@ -9,11 +9,13 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from tracing import _runtime
 from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
 from tracing._recorder import span_name, span_type_name
+from tracing._tools import tool_attributes
 from tracing.keys import SpanType
 
 
@@ -70,12 +72,35 @@ class Span:
         except Exception as exc:  # noqa: BLE001
             report("adding an event", exc)
 
-    def record_exception(self, exc: BaseException) -> None:
-        """Mark the span failed with this exception (status ERROR and an exception event)."""
+    def record_exception(self, exc: BaseException | str) -> None:
+        """Mark the span failed (status ERROR and an exception event) with an exception, or a message (as MLflow's)."""
         try:
-            _runtime.state.recorder.set_error(self.otel, exc, escaped=False)
+            error = exc if isinstance(exc, BaseException) else Exception(str(exc))
+            _runtime.state.recorder.set_error(self.otel, error, escaped=False)
         except Exception as inner:  # noqa: BLE001
             report("recording an exception", inner)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        """Set the span's status: "OK", "ERROR" or "UNSET" (any case), a `StatusCode` or a `Status`.
+
+        Args:
+            status: the status; an OpenTelemetry `Status` brings its own description.
+            description: why, for ERROR (value patterns redacted).
+        """
+        try:
+            code, described = status_code(status)
+            setter = getattr(_runtime.state.recorder, "set_status", None)
+            if setter is None:
+                raise NotImplementedError("the recorder has no set_status yet")
+            setter(self.otel, code, description if description is not None else described)
+        except Exception as inner:  # noqa: BLE001
+            report("setting a status", inner)
+
+    def set_tool(self, *, name: str | None = None, description: str | None = None, parameters: Any = None,
+                 call_id: str | None = None) -> None:
+        """Describe the tool this span runs: `tool.name`, `tool.description`, `tool.parameters` (a JSON schema),
+        and the GenAI `gen_ai.tool.*` keys with `gen_ai.tool.call.id`."""
+        self.set_attributes(tool_attributes(name, description, parameters, call_id))
 
     @property
     def trace_id(self) -> str:
@@ -93,6 +118,21 @@ class Span:
 
 
 _NOOP = Span(trace.INVALID_SPAN)
+_CODES = {code.name: code for code in StatusCode}
+
+
+def status_code(status: Any) -> tuple[StatusCode, str | None]:
+    """A status given as text ("ok", "ERROR"), an enum of such names (MLflow's SpanStatusCode), a StatusCode or
+    a Status, as an OpenTelemetry code and the description it carries."""
+    if isinstance(status, Status):
+        return status.status_code, status.description
+    if isinstance(status, StatusCode):
+        return status, None
+    name = getattr(status, "value", status)
+    code = _CODES.get(str(name).strip().upper())
+    if code is None:
+        raise ValueError(f"unknown span status {status!r}: use OK, ERROR or UNSET")
+    return code, None
 
 
 def get_current_span() -> Span:

@@ -112,6 +112,21 @@ RETRIEVER_SCHEMA = _key("agent_tracing.retriever.schema", AGENT_TRACING, "the re
 RETRIEVER_UNMAPPED = _key("agent_tracing.retriever.unmapped", AGENT_TRACING, "schema columns missing from rows")
 RETRIEVER_DOCUMENT_COUNT = _key("agent_tracing.retriever.document_count", AGENT_TRACING, "documents returned")
 
+# ---------------------------------------------------------------- OpenInference (prompt templates, tools)
+LLM_PROMPT_TEMPLATE = _key(SpanAttributes.LLM_PROMPT_TEMPLATE, OPENINFERENCE, "the prompt template in use")
+LLM_PROMPT_TEMPLATE_VERSION = _key(SpanAttributes.LLM_PROMPT_TEMPLATE_VERSION, OPENINFERENCE, "the prompt template's version")
+LLM_PROMPT_TEMPLATE_VARIABLES = _key(SpanAttributes.LLM_PROMPT_TEMPLATE_VARIABLES, OPENINFERENCE,
+                                     "JSON object of the prompt template's variables")
+TOOL_NAME = _key(SpanAttributes.TOOL_NAME, OPENINFERENCE, "a TOOL span's tool name")
+TOOL_DESCRIPTION = _key(SpanAttributes.TOOL_DESCRIPTION, OPENINFERENCE, "a TOOL span's description (the docstring)")
+TOOL_PARAMETERS = _key(SpanAttributes.TOOL_PARAMETERS, OPENINFERENCE, "JSON schema of a TOOL span's parameters")
+
+# ---------------------------------------------------------------- GenAI (tools)
+GEN_AI_TOOL_NAME = _key(_gen_ai.GEN_AI_TOOL_NAME, GENAI, "a TOOL span's tool name")
+GEN_AI_TOOL_DESCRIPTION = _key(_gen_ai.GEN_AI_TOOL_DESCRIPTION, GENAI, "a TOOL span's description")
+GEN_AI_TOOL_CALL_ID = _key(_gen_ai.GEN_AI_TOOL_CALL_ID, GENAI, "the model's id of this tool call")
+OPERATION_EXECUTE_TOOL = _gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
+
 # ---------------------------------------------------------------- values
 JSON = OpenInferenceMimeTypeValues.JSON.value
 TEXT = OpenInferenceMimeTypeValues.TEXT.value
