@@ -133,6 +133,7 @@ def trampoline(method: Any, original: Callable[..., Any]) -> Callable[..., Any]:
         call = call_function
     functools.update_wrapper(call, original)
     vars(call).pop("__wrapped__", None)
+    call.__agent_tracing_trampoline__ = True  # type: ignore[attr-defined]
     return call
 
 
@@ -146,16 +147,19 @@ def instrument_mlflow_agent(cls: type, instrument: Callable[[type, str], None]) 
     base = mlflow_responses_agent()
     if base is None:
         return ()
-    handled = []
+    handled, rewrapped = [], []
     for name in _MLFLOW_AGENT_METHODS:
         original = mlflow_wrapped_original(cls.__dict__.get(name))
         if original is None:
             continue
+        handled.append(name)
+        if getattr(original, "__agent_tracing_trampoline__", False):
+            continue  # traced already (trace_agent applied twice)
         setattr(cls, name, original)
         instrument(cls, name)
         setattr(cls, name, trampoline(cls.__dict__[name], original))
-        handled.append(name)
-    if handled:
+        rewrapped.append(name)
+    if rewrapped:
         hook = base.__dict__.get("__init_subclass__")
         func = getattr(hook, "__func__", hook)
         if callable(func):

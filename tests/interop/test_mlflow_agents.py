@@ -205,3 +205,63 @@ def test_a_schema_registered_with_mlflow_maps_the_documents(results: dict[str, A
     assert json.loads(attributes["output.value"]) == [
         {"page_content": "Spans are units of work.", "metadata": {"chunk_id": "c1", "doc_uri": "https://kb/spans", "title": "Spans"}, "id": "c1"}
     ]
+
+
+EDGE_SCRIPT = r'''
+import asyncio, json
+import mlflow
+from mlflow.pyfunc import ResponsesAgent
+from mlflow.types.responses import ResponsesAgentResponse, ResponsesAgentStreamEvent
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import tracing
+
+memory = InMemorySpanExporter()
+tracing.configure(service_name="edges", exporters=[memory])
+mlflow.tracing.disable()
+
+
+class AsyncAgent(ResponsesAgent):
+    def predict(self, request):
+        return ResponsesAgentResponse(output=[self.create_text_output_item("ok", "m1")])
+
+    async def predict_stream(self, request):
+        for word in ["a ", "b"]:
+            yield ResponsesAgentStreamEvent(**self.create_text_delta(word, "m1"))
+
+
+tracing.trace_agent(tracing.trace_agent(AsyncAgent))  # twice: still one span per call
+agent = AsyncAgent()
+request = {"input": [{"role": "user", "content": "hi"}], "context": {"conversation_id": "c-9"}}
+agent.predict(request)
+
+
+async def consume():
+    return [event async for event in agent.predict_stream(request)]
+
+
+events = asyncio.run(consume())
+try:
+    agent.predict({"input": "not a list"})
+    invalid = None
+except Exception as exc:
+    invalid = type(exc).__name__
+tracing.force_flush()
+spans = [{"name": s.name, "input": json.loads(s.attributes["input.value"]) if "input.value" in s.attributes else None,
+          "session": s.attributes.get("session.id"), "chunks": s.attributes.get("agent_tracing.stream.chunks"),
+          "output": s.attributes.get("output.value")} for s in memory.get_finished_spans()]
+print("INTEROP-RESULT " + json.dumps({"spans": spans, "events": len(events), "invalid": invalid,
+                                      "errors": tracing.error_counts()}))
+'''
+
+
+def test_async_streams_twice_decorated_classes_and_mlflows_request_validation(interop_python: Path) -> None:
+    result = interop.run_script(EDGE_SCRIPT)
+    assert result["errors"] == {}
+    assert result["invalid"] == "MlflowException", "MLflow's own validation still answers a bad dict"
+    assert result["events"] == 2
+    assert [span["name"] for span in result["spans"]] == ["AsyncAgent.predict", "AsyncAgent.predict_stream"]
+    predict, stream = result["spans"]
+    assert predict["input"]["request"]["input"][0]["content"] == "hi", "inputs by name, self left out"
+    assert predict["session"] == stream["session"] == "c-9"
+    assert stream["chunks"] == 2
+    assert json.loads(stream["output"])["output"][0]["content"][0]["text"] == "a b"
