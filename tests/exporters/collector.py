@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -18,12 +19,14 @@ class Collector:
 
     def __init__(self) -> None:
         self.received: Counter[str] = Counter()
-        self.requests: list[tuple[int, int]] = []
-        """(spans in the request, status answered) for every POST."""
+        self.requests: list[tuple[int, int, float]] = []
+        """(spans in the request, status answered, time.monotonic() of the answer) for every POST."""
         self.script: list[tuple[int, dict[str, str]]] = []
         """Answers to give before accepting again: (status, headers)."""
         self.max_spans: int | None = None
         """Requests with more spans than this get 413."""
+        self.accept: int | None = None
+        """Accept this many more requests, then answer 503 (no Retry-After) until it is set again."""
         self.authorization: list[str | None] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -61,10 +64,14 @@ class Collector:
                         status, headers = collector.script.pop(0)
                     elif collector.max_spans is not None and len(ids) > collector.max_spans:
                         status, headers = 413, {}
+                    elif collector.accept is not None and collector.accept <= 0:
+                        status, headers = 503, {}
                     else:
                         status, headers = 200, {}
                         collector.received.update(ids)
-                    collector.requests.append((len(ids), status))
+                        if collector.accept is not None:
+                            collector.accept -= 1
+                    collector.requests.append((len(ids), status, time.monotonic()))
                 payload = ExportTraceServiceResponse().SerializeToString() if status == 200 else b"no"
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-protobuf")
