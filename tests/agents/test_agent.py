@@ -380,6 +380,7 @@ def test_a_local_parent_wins_over_a_traceparent_in_custom_inputs(spans: Captured
     assert server is not None
 
 
+@pytest.mark.provokes_failures("trace context extraction")
 def test_a_broken_propagator_leaves_the_agent_call_untouched(spans: CapturedSpans) -> None:
     previous = propagate.get_global_textmap()
     propagate.set_global_textmap(_BrokenPropagator())

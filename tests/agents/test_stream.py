@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from tracing._responses import (
     ResponsesAgentStreamEvent,
     create_function_call_item,
@@ -213,6 +215,7 @@ class _UndumpableItem:
         raise ValueError("cannot dump")
 
 
+@pytest.mark.provokes_failures("stream aggregation")
 def test_a_chunk_that_fails_to_fold_is_kept_apart_and_counted() -> None:
     from tracing._errors import error_counts
 

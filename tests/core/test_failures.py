@@ -41,7 +41,7 @@ class _BadRepr:
 
 @pytest.fixture
 def fresh_counts():
-    _errors.reset_error_counts()
+    """tracing shut down after the test (the counts start empty: tests/conftest.py resets them before every test)."""
     yield
     tracing.shutdown()
 
@@ -51,6 +51,7 @@ def compute(x):
     return {"x": x}
 
 
+@pytest.mark.provokes_failures("exporter _RaisingExporter")
 def test_exporter_that_raises_is_logged_once_and_counted(fresh_counts, caplog):
     bad = _RaisingExporter()
     tracing.configure(exporters=[bad])
@@ -63,6 +64,7 @@ def test_exporter_that_raises_is_logged_once_and_counted(fresh_counts, caplog):
     assert len(logged) == 1
 
 
+@pytest.mark.provokes_failures("starting a span", "ending a span")
 def test_processor_that_raises_does_not_break_the_call(fresh_counts):
     memory = InMemorySpanExporter()
     tracing.configure(exporters=[_RaisingProcessor(), memory])
@@ -79,6 +81,7 @@ def test_processor_that_raises_does_not_break_the_call(fresh_counts):
         span.set_outputs("fine")
 
 
+@pytest.mark.provokes_failures("output_reducer")
 def test_reducer_that_raises_falls_back_to_default_aggregation(spans):
     def reducer(chunks):
         raise ZeroDivisionError("reducer on fire")
@@ -93,6 +96,7 @@ def test_reducer_that_raises_falls_back_to_default_aggregation(spans):
     assert _errors.error_counts()["output_reducer"] == 1
 
 
+@pytest.mark.provokes_failures("repr")
 def test_object_whose_repr_raises(spans):
     bad = _BadRepr()
 
@@ -106,6 +110,7 @@ def test_object_whose_repr_raises(spans):
     assert _errors.error_counts()["repr"] >= 1
 
 
+@pytest.mark.provokes_failures("serialization")
 def test_object_whose_serialization_raises(spans):
     class Hostile:
         def model_dump(self, **kwargs):
@@ -123,6 +128,7 @@ def test_object_whose_serialization_raises(spans):
     assert attrs(spans.one("identity"))["output.value"] == '"Hostile()"'
 
 
+@pytest.mark.provokes_failures("serialization")
 def test_circular_structure(spans):
     loop = []
     loop.append(loop)
@@ -135,6 +141,7 @@ def test_circular_structure(spans):
     assert attrs(spans.one("identity"))["output.value"] == '"[[...]]"'
 
 
+@pytest.mark.provokes_failures("redaction")
 def test_redaction_callback_that_raises(fresh_counts, spans):
     def callback(key, value):
         raise RuntimeError("callback on fire")
@@ -145,6 +152,7 @@ def test_redaction_callback_that_raises(fresh_counts, spans):
     assert _errors.error_counts()["redaction"] >= 1
 
 
+@pytest.mark.provokes_failures("input hook")
 def test_input_hook_that_raises(spans):
     from tracing._decorator import SpanSpec, traced
 
@@ -157,6 +165,7 @@ def test_input_hook_that_raises(spans):
     assert _errors.error_counts()["input hook"] == 1
 
 
+@pytest.mark.provokes_failures("file exporter (/dev/full)")
 def test_full_disk_file_exporter(fresh_counts, tmp_path):
     import exporters
 
@@ -167,6 +176,7 @@ def test_full_disk_file_exporter(fresh_counts, tmp_path):
     assert _errors.error_counts()["file exporter (/dev/full)"] >= 1
 
 
+@pytest.mark.provokes_failures("configuration from the environment")
 def test_bad_environment_falls_back_to_defaults(fresh_counts, monkeypatch, tmp_path, caplog):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AGENT_TRACING_SAMPLE_RATIO", "seven")

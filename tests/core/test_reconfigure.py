@@ -165,6 +165,7 @@ def test_reconfiguring_in_a_loop_under_32_threads_loses_no_span_uncounted(collec
 
 
 @pytest.mark.slow
+@pytest.mark.provokes_failures("span queue")  # 200,000 spans from 32 threads overflow the queue: dropped and counted
 def test_one_reconfigure_during_200000_calls_loses_no_span_uncounted(collected: Collected) -> None:
     collected.half = 100_000
 

@@ -78,6 +78,7 @@ def test_bare_otlp_takes_endpoint_protocol_and_headers_from_the_environment(otel
     provider.shutdown()
 
 
+@pytest.mark.provokes_failures("span queue")
 def test_queue_overflow_is_counted_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from tracing._errors import error_counts
 
@@ -115,6 +116,7 @@ class _Broken(HttpExporter):
         raise OSError("network stack exploded")
 
 
+@pytest.mark.provokes_failures("exporter _Broken")
 def test_an_exporter_that_raises_never_reaches_the_traced_call(tmp_path: Path) -> None:
     from tracing._errors import error_counts
 

@@ -7,13 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from tracing import _retriever
-from tracing._errors import reset_error_counts
 
 
 @pytest.fixture(autouse=True)
 def clean_registry() -> Iterator[None]:
-    """Each test starts and ends with no retriever schema registered and no counted failures."""
+    """Each test starts and ends with no retriever schema registered."""
     _retriever._clear_registry()
-    reset_error_counts()
     yield
     _retriever._clear_registry()

@@ -39,6 +39,7 @@ class HostileMapping(Mapping[str, Any]):
         return "HostileMapping()"
 
 
+@pytest.mark.provokes_failures("retriever document mapping")
 def test_a_row_that_raises_becomes_an_empty_document_and_the_others_stay(spans) -> None:
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="body")
     rows = [{"chunk_id": "c1", "body": "fine"}, BrokenBody("c2"), {"chunk_id": "c3", "body": "also fine"}]
@@ -55,6 +56,7 @@ def test_a_row_that_raises_becomes_an_empty_document_and_the_others_stay(spans) 
     assert tracing.error_counts()["retriever document mapping"] == 1
 
 
+@pytest.mark.provokes_failures("mapping retriever documents", "serialization")
 def test_an_output_that_cannot_be_read_falls_back_to_generic_output(spans) -> None:
     hostile = HostileMapping()
 
@@ -70,6 +72,7 @@ def test_an_output_that_cannot_be_read_falls_back_to_generic_output(spans) -> No
     assert span.attributes["output.value"]
 
 
+@pytest.mark.provokes_failures("retriever schema lookup")
 def test_an_unknown_schema_name_is_reported_and_shapes_are_recognised(spans) -> None:
     @tracing.trace(span_type="RETRIEVER", retriever_schema="never-registered")
     def search() -> list[dict[str, Any]]:
