@@ -22,13 +22,37 @@ def report(cause: str, exc: BaseException) -> None:
         _counts[cause] += 1
         first = _counts[cause] == 1
     if first:
-        try:
-            detail = f"{type(exc).__name__}: {exc}"
-        except Exception:  # noqa: BLE001 - an exception that cannot be printed is still counted
-            detail = type(exc).__name__
         logger.warning(
-            "%s failed (%s); the traced code goes on, further failures of this kind are only counted", cause, detail
+            "%s failed (%s); the traced code goes on, further failures of this kind are only counted", _user_words(cause), _detail(exc)
         )
+
+
+_OURS = ("tracing", "exporters")
+_CLASS_WORDS = {
+    "ResilientExporter": "OTLP exporter",
+    "GuardedExporter": "exporter",
+    "FileSpanExporter": "file exporter",
+    "CountingBatchSpanProcessor": "batch processor",
+}
+"""How messages name our own classes (users configure URIs, not classes)."""
+
+
+def _user_words(cause: str) -> str:
+    """The cause as users know it: our class names replaced, no leading product prefix (the CLI adds one)."""
+    for name, words in _CLASS_WORDS.items():
+        cause = cause.replace(f"exporter {name}", words).replace(name, words)
+    return cause.removeprefix("agent-tracing: ")
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong: the message of our own exceptions, `Type: message` for anyone else's."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - an exception that cannot be printed is still counted
+        text = ""
+    if type(exc).__module__.split(".")[0] in _OURS:
+        return text or "no detail"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def error_counts() -> dict[str, int]:

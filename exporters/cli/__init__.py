@@ -101,10 +101,20 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _OnePrefix(logging.Formatter):
+    """Formats a warning with one `agent-tracing:` prefix (a message that brings its own loses it), on one printable line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if message.startswith("agent-tracing: "):
+            record = logging.makeLogRecord({**record.__dict__, "msg": message.removeprefix("agent-tracing: "), "args": None})
+        return printable(super().format(record))
+
+
 def _log_to_stderr() -> None:
     """Show the library's warnings (skipped lines, undelivered spans) on stderr, once."""
     logger = logging.getLogger("agent_tracing")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("agent-tracing: warning: %(message)s"))
+        handler.setFormatter(_OnePrefix("agent-tracing: warning: %(message)s"))
         logger.addHandler(handler)

@@ -63,6 +63,7 @@ def test_lines_are_otlp_json_with_hex_ids_and_string_nanoseconds(tmp_path: Path)
     assert records[0].events[0].name == "note" and records[0].events[0].attributes == {"n": 1}
 
 
+@pytest.mark.slow
 def test_four_processes_append_to_one_file_without_losing_or_tearing_lines(tmp_path: Path) -> None:
     path = tmp_path / "shared.jsonl"
     writers = [_writer(path, "1000") for _ in range(4)]

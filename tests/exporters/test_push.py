@@ -16,7 +16,7 @@ from exporters.tracefiles import read_spans
 from exporters.tracefiles.push import push
 from tests.exporters.collector import Collector
 from tests.exporters.helpers import provider_with, write_tree
-from tests.servers import free_port
+from tests.servers import refused_port
 from tests.servers.oteltap import OtelTap, attributes_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,16 +56,17 @@ def test_cli_push_exit_codes(oteltap: OtelTap, tmp_path: Path) -> None:
     assert main(["push", str(path)]) == 2
 
 
+@pytest.mark.slow
 def test_push_to_an_absent_receiver_fails_with_exit_1(tmp_path: Path) -> None:
     path = _trace_file(tmp_path / "t.jsonl", traces=4)
-    port = free_port()
-    run = subprocess.run(
-        [sys.executable, "-m", "exporters.cli", "push", str(path), "--endpoint", f"http://127.0.0.1:{port}",
-         "--timeout", "1", "--retry-for", "2", "--batch-size", "5"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with refused_port() as port:
+        run = subprocess.run(
+            [sys.executable, "-m", "exporters.cli", "push", str(path), "--endpoint", f"http://127.0.0.1:{port}",
+             "--timeout", "1", "--retry-for", "2", "--batch-size", "5"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert run.returncode == 1
     assert "sent 0 spans, failed 12" in run.stderr
 
@@ -116,6 +117,7 @@ def _big_trace_file(path: Path, spans: int, per_line: int = 500, project: str | 
             out.write(json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "bulk"}, "spans": batch}]}]}) + "\n")
 
 
+@pytest.mark.slow
 def test_push_of_100000_spans_all_arrive(oteltap: OtelTap, tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     _big_trace_file(path, 100_000)
@@ -138,6 +140,7 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "exporters.cli", *map(str, args)], capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_throttled_answers_are_retried_after_their_retry_after(receiver: Collector, tmp_path: Path) -> None:
     path = _trace_file(tmp_path / "t.jsonl", traces=10)
     receiver.script = [(429, {"Retry-After": "1"}), (503, {"Retry-After": "2"})]
@@ -160,6 +163,7 @@ def test_413_halves_the_batch_until_it_fits(receiver: Collector, tmp_path: Path)
     assert max(accepted) <= 8 and sum(accepted) == 60
 
 
+@pytest.mark.slow
 def test_a_stopped_push_resumes_from_its_checkpoint_and_sends_nothing_twice(receiver: Collector, tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     _big_trace_file(path, 1_000, per_line=64)
@@ -203,9 +207,9 @@ def test_credentials_are_never_printed(receiver: Collector, tmp_path: Path) -> N
     assert sent.returncode == 0, sent.stderr
     assert "http://***@127.0.0.1" in sent.stderr and "api_key=***" in sent.stderr and "team=a" in sent.stderr
     assert receiver.authorization[-1] == "Basic YWdlbnQ6czNjcjN0LXBhc3M="  # the userinfo reached the collector (it wins over the header)
-    port = free_port()
-    failed = _cli("push", path, "--endpoint", f"http://agent:s3cr3t-pass@127.0.0.1:{port}/v1/traces", "--header", "Authorization=Bearer s3cr3t-token",
-                  "--timeout", "0.5", "--retry-for", "0.5")
+    with refused_port() as port:
+        failed = _cli("push", path, "--endpoint", f"http://agent:s3cr3t-pass@127.0.0.1:{port}/v1/traces", "--header", "Authorization=Bearer s3cr3t-token",
+                      "--timeout", "0.5", "--retry-for", "0.5")
     assert failed.returncode == 1
     for run in (sent, failed):
         assert "s3cr3t" not in run.stdout + run.stderr
