@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from exporters.evaluation.metrics import Evaluation
+from exporters.tracefiles.view import safe
 
 
 def print_table(evaluation: Evaluation) -> None:
@@ -23,7 +24,7 @@ def print_table(evaluation: Evaluation) -> None:
     console.print(
         f"MRR {_shown(aggregate['mrr'])}\n"
         f"retriever rows without ground truth: {counts['unmatched_rows']}\n"
-        f"ground-truth rows without a retrieval: {counts['unmatched_ground_truth']} of {counts['ground_truth_rows']} ({evaluation.ground_truth_path})",
+        f"ground-truth rows without a retrieval: {counts['unmatched_ground_truth']} of {counts['ground_truth_rows']} ({safe(evaluation.ground_truth_path)})",
         markup=False, highlight=False, soft_wrap=True,
     )
 
