@@ -161,8 +161,6 @@ def push(
     else:
         state = Checkpoint.start(files, endpoint)
     result = PushResult(already_sent=state.sent if resume else 0)
-    if state.done:
-        return result
     sender = _Sender(endpoint, protocol, headers, timeout_s, result)
     pacer = _Pacer(give_up_after_s, result)
     saver = _Saver(state_path, state)
@@ -354,7 +352,7 @@ def _quiet_sdk_logs() -> Iterator[None]:
         sdk.setLevel(level)
 
 
-def _spans(files: list[Path], start: _Position, result: PushResult) -> Iterator[tuple[int, tuple[ReadableSpan, _Position]]]:
+def _spans(files: list[Path], start: _Position, result: PushResult, warn: bool = True) -> Iterator[tuple[int, tuple[ReadableSpan, _Position]]]:
     """(bytes read so far, (span, its position)) for every span from `start` on; unreadable lines counted as skipped."""
     cache = _Cache()
     done = 0
@@ -363,7 +361,7 @@ def _spans(files: list[Path], start: _Position, result: PushResult) -> Iterator[
             done += path.stat().st_size
             continue
         skipped: list[TraceFileError] = []
-        for _path, number, offset, records in iter_records([path], skipped=skipped, require_spans=True):
+        for _path, number, offset, records in iter_records([path], skipped=skipped, require_spans=True, warn=warn):
             if index == start.file and number < start.line:
                 continue
             first = start.span if (index, number) == (start.file, start.line) else 0
@@ -379,7 +377,7 @@ def _spans(files: list[Path], start: _Position, result: PushResult) -> Iterator[
 
 def _spans_after(files: list[Path], position: _Position) -> Iterator[tuple[int, tuple[ReadableSpan, _Position]]]:
     """The spans not yet delivered, counted when a push stops early."""
-    return _spans(files, position, PushResult())
+    return _spans(files, position, PushResult(), warn=False)
 
 
 class _Resource(Resource):

@@ -127,10 +127,12 @@ def iter_records(
     strict: bool = False,
     skipped: list[TraceFileError] | None = None,
     require_spans: bool = False,
+    warn: bool = True,
 ) -> Iterator[tuple[Path, int, int, list[SpanRecord]]]:
-    """Yield (file, line number, on-disk offset after the line, its spans) for every line holding spans (see read_spans)."""
+    """Yield (file, line number, on-disk offset after the line, its spans) for every line holding spans (see read_spans;
+    `warn=False` for a second pass that must not warn again)."""
     for path in _as_paths(paths):
-        problems = _Problems(path, strict, skipped)
+        problems = _Problems(path, strict, skipped, warn)
         found = False
         stream, raw = open_trace_file(path)
         with raw, stream:
@@ -180,7 +182,8 @@ class _Problems:
     """Unreadable lines of one file: warnings are held until the file shows a readable span, so a file of nothing
     but bad lines ends in one error instead of a warning per line; at most MAX_WARNINGS are logged per file."""
 
-    def __init__(self, path: Path, strict: bool, skipped: list[TraceFileError] | None) -> None:
+    def __init__(self, path: Path, strict: bool, skipped: list[TraceFileError] | None, warn: bool = True) -> None:
+        self.warn = warn
         self.path = path
         self.strict = strict
         self.skipped = skipped
@@ -218,12 +221,12 @@ class _Problems:
                 raise TraceFileError(str(self.path), line, f"no readable span in this file: {reason}{more}")
             raise TraceFileError(str(self.path), None, "no span in this file")
         self.release()
-        if self.count > MAX_WARNINGS:
+        if self.count > MAX_WARNINGS and self.warn:
             logger.warning("%s: %d more unreadable lines skipped", _printable(str(self.path)), self.count - MAX_WARNINGS)
 
-    @staticmethod
-    def _log(problem: TraceFileError) -> None:
-        logger.warning("%s", problem)
+    def _log(self, problem: TraceFileError) -> None:
+        if self.warn:
+            logger.warning("%s", problem)
 
 
 def _os_reason(exc: BaseException) -> str:

@@ -14,9 +14,8 @@ from exporters import FileSpanExporter
 from exporters.cli import main
 from exporters.tracefiles import read_spans
 from exporters.tracefiles.push import push
-from tests.exporters.collector import Collector
+from tests.exporters.collector import Collector, refused_port
 from tests.exporters.helpers import provider_with, write_tree
-from tests.servers import refused_port
 from tests.servers.oteltap import OtelTap, attributes_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +182,11 @@ def test_a_stopped_push_resumes_from_its_checkpoint_and_sends_nothing_twice(rece
     again = _cli("push", path, "--endpoint", receiver.endpoint, "--resume")
     assert again.returncode == 0 and "sent 0 spans" in again.stderr
     assert set(receiver.received.values()) == {1}
+
+    _trace_file(path, traces=2)  # the application appended to the file since: --resume sends just that
+    grown = _cli("push", path, "--endpoint", receiver.endpoint, "--resume")
+    assert grown.returncode == 0 and "sent 6 spans" in grown.stderr
+    assert len(receiver.received) == 1_006 and set(receiver.received.values()) == {1}
 
 
 def stderr_of(run: subprocess.CompletedProcess[str]) -> str:
