@@ -4,6 +4,7 @@ gRPC, against real sockets on 127.0.0.1: a collector that accepts and never answ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import socket
@@ -17,6 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 import tracing
 from exporters import CountingBatchSpanProcessor
+from tests.servers import refused_port
+from tests.waiting import wait_until
 from tracing import _runtime
 
 FLUSH_TIMEOUT_S = 2.0
@@ -94,12 +97,6 @@ class StatusCollector:
         self._server.server_close()
 
 
-def _refused_port() -> int:
-    """A loopback port nothing listens on (bound, then closed)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def hanging() -> Iterator[HangingCollector]:
     server = HangingCollector()
@@ -136,10 +133,8 @@ def _timed(call: object) -> tuple[object, float]:
 
 def _settle(processor: CountingBatchSpanProcessor, timeout_s: float = 60) -> None:
     """After the collector is gone, wait until the worker has given up on what it held (so nothing is counted later)."""
-    deadline = time.monotonic() + timeout_s
-    while processor.pending_spans:
-        assert time.monotonic() < deadline, f"the export worker still holds {processor.pending_spans} spans after {timeout_s} s"
-        time.sleep(0.02)
+    wait_until(lambda: not processor.pending_spans, timeout_s=timeout_s,
+               message=lambda: f"the export worker still holds {processor.pending_spans} spans")
 
 
 @pytest.mark.slow
@@ -171,8 +166,9 @@ def test_force_flush_and_shutdown_keep_their_deadline_when_the_collector_fails_o
     status: int | str, caplog: pytest.LogCaptureFixture
 ) -> None:
     collector = StatusCollector(status if isinstance(status, int) else 200)
-    port = collector.port if isinstance(status, int) else _refused_port()
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(collector.close)
+        port = collector.port if isinstance(status, int) else cleanup.enter_context(refused_port())
         tracing.configure(service_name="deadline", exporters=[_uri("http", port)])
         processor = _processor()
         with caplog.at_level(logging.WARNING):
@@ -191,8 +187,6 @@ def test_force_flush_and_shutdown_keep_their_deadline_when_the_collector_fails_o
         assert len(ours) == len(set(ours)), ours
         sdk = [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry.exporter")]
         assert len(sdk) == len(set(sdk)), sdk
-    finally:
-        collector.close()
 
 
 @pytest.mark.provokes_failures("span too large for the collector")

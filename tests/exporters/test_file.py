@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from exporters import FileSpanExporter
 from exporters.tracefiles import TraceFileError, read_spans
 from tests.exporters.helpers import provider_with, write_tree
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,9 +115,7 @@ def test_sigkilled_writer_leaves_only_parseable_lines(tmp_path: Path, caplog: py
     path = tmp_path / "killed.jsonl"
     writer = _writer(path, "forever")
     assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
-    deadline = time.monotonic() + 30
-    while path.stat().st_size < 200_000 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: path.stat().st_size >= 200_000, timeout_s=30, message="the writer did not write 200,000 bytes")
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait(timeout=30)
     writer.stdout.close()
@@ -317,20 +315,22 @@ def _finished_span(name: str) -> ReadableSpan:
 def _wait_for_children(pids: list[int], timeout_s: float) -> dict[int, int]:
     """Exit status of every child; the ones still running at the deadline are killed and the test fails."""
     statuses: dict[int, int] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(statuses) < len(pids):
+
+    def all_exited() -> bool:
         for pid in pids:
             if pid not in statuses:
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
                     statuses[pid] = os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            hung = [pid for pid in pids if pid not in statuses]
-            for pid in hung:
+        return len(statuses) == len(pids)
+
+    try:
+        wait_until(all_exited, timeout_s=timeout_s, message=lambda: f"{len(pids) - len(statuses)} forked children hung (killed)")
+    finally:
+        for pid in pids:
+            if pid not in statuses:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-            pytest.fail(f"{len(hung)} forked children hung (killed after {timeout_s} s)")
-        time.sleep(0.01)
     return statuses
 
 

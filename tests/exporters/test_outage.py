@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from exporters.tracefiles import read_spans
 from exporters.tracefiles.push import push
 from tests.exporters.helpers import provider_with
 from tests.servers.oteltap import OtelTap, attributes_of
+from tests.waiting import wait_until
 
 OUTAGE_S = 10.0
 SPANS = 300
@@ -34,10 +36,8 @@ def _received(tap: OtelTap, name: str) -> set[int]:
     return {attributes_of(s)["i"] for s in tap.spans() if s["name"] == name}
 
 
-def _wait(condition: object, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.05)
+def _wait(condition: Callable[[], bool], message: str, timeout_s: float = 90.0) -> None:
+    wait_until(condition, timeout_s=timeout_s, message=message)
 
 
 @pytest.mark.provokes_failures("span queue")
@@ -53,15 +53,17 @@ def test_receiver_down_for_10s_loses_nothing_that_fits_counts_the_rest_and_fallb
     time.sleep(OUTAGE_S)  # the outage itself, not a synchronisation
     oteltap.start()
 
-    _wait(lambda: len(_received(oteltap, "fits")) == SPANS)
+    _wait(lambda: len(_received(oteltap, "fits")) == SPANS, "the 'fits' pipeline did not deliver every span after the outage")
     assert _received(oteltap, "fits") == set(range(SPANS))
     assert fits_processor.dropped_spans == 0
 
-    _wait(lambda: len(_received(oteltap, "small")) + small_processor.dropped_spans == SPANS)
+    _wait(lambda: len(_received(oteltap, "small")) + small_processor.dropped_spans == SPANS,
+          "the 'small' pipeline did not deliver or count every span after the outage")
     assert small_processor.dropped_spans > 0
     assert len(_received(oteltap, "small")) + small_processor.dropped_spans == SPANS
 
-    _wait(lambda: len(_received(oteltap, "kept")) + kept_processor.fallback_spans == SPANS)
+    _wait(lambda: len(_received(oteltap, "kept")) + kept_processor.fallback_spans == SPANS,
+          "the 'kept' pipeline did not deliver or spill to the fallback every span after the outage")
     for provider in (fits, small, kept):
         provider.shutdown()
     assert kept_processor.dropped_spans == 0
@@ -72,7 +74,7 @@ def test_receiver_down_for_10s_loses_nothing_that_fits_counts_the_rest_and_fallb
 
     result = push([fallback], oteltap.endpoint)
     assert result.failed == 0
-    _wait(lambda: len(_received(oteltap, "kept")) == SPANS)
+    _wait(lambda: len(_received(oteltap, "kept")) == SPANS, "the pushed fallback did not reach the receiver")
     assert _received(oteltap, "kept") == set(range(SPANS))
 
 
