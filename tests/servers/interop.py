@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -38,7 +39,13 @@ def python() -> Path:
 
 
 def _stamp() -> str:
-    return " ".join(PACKAGES) + f" + -e {REPO_ROOT}"
+    """What the environment holds: the pinned packages and this project's dependencies (as pyproject.toml says).
+
+    Not the checkout's path: `run_script` puts the running checkout first on PYTHONPATH, so one environment serves
+    every checkout (worktrees, CI's fresh clone) and is reinstalled only when the pins or dependencies change.
+    """
+    project = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    return " ".join(PACKAGES) + f" + project {project}"
 
 
 def is_installed() -> bool:
