@@ -119,6 +119,7 @@ class Span:
 
 _NOOP = Span(trace.INVALID_SPAN)
 _CODES = {code.name: code for code in StatusCode}
+_TOOL = SpanType.TOOL.value
 
 
 def status_code(status: Any) -> tuple[StatusCode, str | None]:
@@ -180,6 +181,8 @@ class start_span:  # noqa: N801 - used like a function: `with start_span(...) as
             recorder = _runtime.state.recorder
             name = span_name(self._name)
             static = recorder.static_attributes(self._type, name, self._attributes)
+            if self._type == _TOOL:
+                static = {**recorder.user_attributes(tool_attributes(name, None, None)), **static}
             extra = scope.get()
             if extra is not EMPTY:
                 static = {**extra.attributes(recorder), **static}

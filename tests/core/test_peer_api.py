@@ -115,6 +115,14 @@ def test_set_tool_describes_the_tool_in_both_conventions(spans: CapturedSpans) -
     assert attributes["gen_ai.operation.name"] == "execute_tool"
 
 
+def test_a_tool_block_is_named_as_its_tool(spans: CapturedSpans) -> None:
+    with tracing.start_span("lookup", span_type="TOOL"):
+        pass
+    attributes = attrs(spans.one("lookup"))
+    assert attributes["tool.name"] == attributes["gen_ai.tool.name"] == "lookup"
+    assert attributes["gen_ai.operation.name"] == "execute_tool"
+
+
 def weather(city: Annotated[str, "the city's name"], days: int = 1, *rest: Any, units: str = "metric", **extra: Any) -> str:
     """Forecast of a city.
 
