@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import time
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -412,6 +414,8 @@ def traced(func: F, spec: SpanSpec) -> F:
                 return coro
             return _traced_coroutine(plan, coro, instance is not None, args, kwargs)
 
+    elif _is_plain_function(func):
+        return _traced_function(plan, func)  # type: ignore[return-value]
     else:
 
         def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -439,9 +443,56 @@ def traced(func: F, spec: SpanSpec) -> F:
     return _Traced(func, wrapper)  # type: ignore[return-value]
 
 
+def _is_plain_function(func: Any) -> bool:
+    """A module-level or nested function (not one defined in a class body): traced by a plain function."""
+    if not isinstance(func, types.FunctionType):
+        return False
+    parts = func.__qualname__.split(".")
+    return len(parts) == 1 or parts[-2] == "<locals>"
+
+
+def _traced_function(plan: _Plan, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain function traced by a plain function: one frame per call (wrapt's C call would add a second), so a
+    traced recursive function keeps half its depth; and it pickles by name like the function it replaces."""
+    open_span, close, fail = plan.open, plan.close, plan.fail
+
+    def traced_call(*args: Any, **kwargs: Any) -> Any:
+        if suppressed.get():
+            return func(*args, **kwargs)
+        try:
+            span, inputs = open_span(_state.tracer or _runtime.ensure_tracer(), False, args, kwargs)
+            token = _attach(_in_context(span))
+        except RecursionError:
+            return func(*args, **kwargs)  # at the recursion limit the innermost calls run untraced
+        except Exception as exc:  # noqa: BLE001
+            report("starting a span", exc)
+            return func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            fail(span, exc)
+            raise
+        _detach(token)
+        try:
+            close(span, inputs, result)
+        except RecursionError:
+            pass  # at the recursion limit: the span ended (close ends it whatever happens), its output not recorded
+        except Exception as exc:  # noqa: BLE001
+            report("ending a span", exc)
+        return result
+
+    functools.update_wrapper(traced_call, func)
+    traced_call.__agent_tracing_traced__ = True  # type: ignore[attr-defined]
+    return traced_call
+
+
 def is_traced(obj: Any) -> bool:
     """Whether a callable (or the function under a class/static method) is already traced."""
-    return isinstance(obj, _Traced) or isinstance(_unwrap_descriptor(obj), _Traced)
+    target = _unwrap_descriptor(obj)
+    if isinstance(obj, _Traced) or isinstance(target, _Traced):
+        return True
+    return isinstance(target, types.FunctionType) and target.__dict__.get("__agent_tracing_traced__") is True
 
 
 @overload

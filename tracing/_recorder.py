@@ -26,6 +26,9 @@ _ATTRIBUTES_AFTER_OUTPUT = 16
 _KIND_OF = {SpanType.CHAT_MODEL.value: SpanType.LLM.value}
 _DOCUMENT_TYPES = (SpanType.RETRIEVER.value, SpanType.RERANKER.value)
 _SCALAR = (str, bool, int, float)
+_STACK_FRAMES = 64
+"""The innermost frames of a stack trace recorded (an exception rising through N traced calls would otherwise cost
+N formatted traces of up to N frames each)."""
 
 
 def span_type_name(span_type: SpanType | str | None) -> str:
@@ -216,10 +219,33 @@ class Recorder:
         except Exception:  # noqa: BLE001 - an exception that cannot be printed still fails its span
             pass
         try:
-            attributes[keys.EXCEPTION_STACKTRACE] = self.text("".join(traceback.format_exception(exc)))
+            attributes[keys.EXCEPTION_STACKTRACE] = self.text(_stack_trace(exc))
         except Exception:  # noqa: BLE001 - the status above already says it failed
             pass
         span.add_event(keys.EXCEPTION_EVENT, attributes)
+
+
+def _stack_trace(exc: BaseException) -> str:
+    """The exception's stack trace, its innermost _STACK_FRAMES frames (chained exceptions: their outermost)."""
+    tb = exc.__traceback__
+    entries = 0
+    walker = tb
+    while walker is not None:
+        entries += 1
+        walker = walker.tb_next
+    for _ in range(entries - _STACK_FRAMES):
+        tb = tb.tb_next  # type: ignore[union-attr]
+    global _last_trace
+    key = (id(exc), id(tb), tb.tb_lasti if tb is not None else -1, entries >= _STACK_FRAMES)
+    last = _last_trace
+    if last[0] == key:
+        return last[1]  # the same exception rising through another traced call: the same innermost frames
+    text = "".join(traceback.format_exception(type(exc), exc, tb, limit=_STACK_FRAMES))
+    _last_trace = (key, text)
+    return text
+
+
+_last_trace: tuple[Any, str] = (None, "")
 
 
 def _describe(exc: BaseException) -> str:

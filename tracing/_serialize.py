@@ -40,12 +40,35 @@ def clean(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+_BaseModel: type | None = None
+
+
+def _pydantic_base() -> type:
+    global _BaseModel
+    if _BaseModel is None:
+        from pydantic import BaseModel
+
+        _BaseModel = BaseModel
+    return _BaseModel
+
+
+def _array_module(value: Any) -> str | None:
+    """For an array-like value (its *type* defines `tolist`: numpy, pandas, torch, ... never asked of the instance,
+    so a mock that answers every attribute is not one), the top package of its type; else None."""
+    kind = type(value)
+    if not callable(getattr(kind, "tolist", None)):
+        return None
+    return kind.__module__.partition(".")[0]
+
+
 def jsonable(value: Any) -> Any:
-    """A JSON-encodable stand-in for a value the json module does not know."""
-    if hasattr(value, "model_dump") and callable(value.model_dump):
+    """A JSON-encodable stand-in for a value the json module does not know (types detected by type, never by
+    asking the value: a mock that answers every attribute is only repr'd)."""
+    kind = type(value)
+    if issubclass(kind, _pydantic_base()):
         return value.model_dump(mode="json", warnings=False)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    if dataclasses.is_dataclass(kind):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(kind)}
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (set, frozenset)):
@@ -67,11 +90,20 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
-    if hasattr(value, "tolist") and callable(value.tolist):
+    if _array_module(value) is not None:
         return value.tolist()
     if isinstance(value, (tuple, list)):
         return list(value)
     return _repr(value)
+
+
+class RawJSON:
+    """A JSON text already encoded (and cut): written into the output as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def _repr(value: Any) -> str:
@@ -90,6 +122,228 @@ def _default(value: Any) -> Any:
         return _repr(value)
 
 
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+_MAX_INT_BITS = 13_000  # below the 4,300-digit limit of int -> str
+_MAX_DEPTH = 100
+_WHOLE_UP_TO = 8
+"""Plain JSON values up to this many times the length limit are encoded whole by the C encoder, then cut (the
+marker then tells exactly how much was cut); larger ones are written only up to the limit."""
+
+
+def _plain_room(value: Any, room: int) -> int:
+    """What is left of `room` (characters) after a value made only of plain JSON (str-keyed dicts, lists, tuples,
+    str, finite floats, moderate ints, bools, None), which the C encoder then writes; -1 if it is not plain or
+    would not fit. Stops as soon as it knows."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            room -= len(item) + 2
+        elif kind is dict:
+            room -= 2
+            for key, child in item.items():
+                if type(key) is not str:
+                    return -1
+                room -= len(key) + 6
+                push(child)
+        elif kind is list or kind is tuple:
+            room -= 2 + 2 * len(item)
+            stack.extend(item)
+        elif kind is int:
+            if item.bit_length() > _MAX_INT_BITS:
+                return -1
+            room -= 4 + item.bit_length() // 3
+        elif kind is float:
+            if item != item or item in _INFINITIES:
+                return -1
+            room -= 24
+        elif kind is bool or item is None:
+            room -= 5
+        else:
+            return -1
+        if room < 0:
+            return -1
+    return room
+
+
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+class _Full(Exception):
+    """The budget is spent: the text so far is what is kept."""
+
+
+class _Circular(Exception):
+    """A container met again inside itself; the outermost occurrence is written as its repr."""
+
+    def __init__(self, ident: int) -> None:
+        super().__init__("circular reference")
+        self.ident = ident
+
+
+class _ReprInstead(Exception):
+    """Write this value as the JSON string of its repr."""
+
+
+class _Writer:
+    """Writes JSON into parts until `left` characters are spent; secret keys redacted on the way; each value that
+    cannot be represented spoils only itself."""
+
+    __slots__ = ("parts", "left", "skipped", "serializer", "_path")
+
+    def __init__(self, left: int, serializer: Serializer) -> None:
+        self.parts: list[str] = []
+        self.left = left
+        self.skipped = 0
+        """Characters of a cut string left unwritten (what the truncation marker can at least report)."""
+        self.serializer = serializer
+        self._path: set[int] = set()
+
+    def put(self, text: str) -> None:
+        self.parts.append(text)
+        self.left -= len(text)
+        if self.left <= 0:
+            raise _Full
+
+    def value(self, value: Any, depth: int = 0) -> None:
+        """Write one value; on failure, roll back and write a marker instead."""
+        mark, left = len(self.parts), self.left
+        try:
+            self._write(value, depth)
+        except (_Full, _Circular):
+            raise
+        except _ReprInstead:
+            del self.parts[mark:]
+            self.left = left
+            self.string(_repr(value))
+        except Exception as exc:  # noqa: BLE001 - one field, not the whole value
+            del self.parts[mark:]
+            self.left = left
+            if not isinstance(exc, RecursionError):
+                report("serialization", exc)
+            self.put(_encode_string(f"<unrepresentable {type(value).__qualname__}>"))
+
+    def _write(self, value: Any, depth: int) -> None:
+        kind = type(value)
+        if kind is str:
+            self.string(value)
+        elif value is None:
+            self.put("null")
+        elif kind is bool:
+            self.put("true" if value else "false")
+        elif isinstance(value, int) and kind is not bool and not isinstance(value, enum.Enum):
+            if value.bit_length() > _MAX_INT_BITS:
+                self.put(_encode_string(f"<int of about {int(value.bit_length() * 0.30103) + 1} digits>"))
+            else:
+                self.put(int.__repr__(value))
+        elif isinstance(value, float):
+            self.put(_float(value))
+        elif kind is RawJSON:
+            self.put(value.text)
+        elif depth >= _MAX_DEPTH:
+            self.put(_encode_string("<nested too deep>"))
+        elif kind is dict or isinstance(value, (list, tuple)) or (isinstance(value, Mapping) and not isinstance(value, enum.Enum)):
+            ident = id(value)
+            if ident in self._path:
+                raise _Circular(ident)
+            self._path.add(ident)
+            try:
+                if isinstance(value, (list, tuple)):
+                    self.sequence(value, depth)
+                else:
+                    self.mapping(value, depth)
+            except _Circular as exc:
+                if exc.ident != ident:
+                    raise
+                report("serialization", ValueError("circular reference"))
+                raise _ReprInstead from None
+            finally:
+                self._path.discard(ident)
+        elif isinstance(value, str):
+            self.string(value)
+        else:
+            if _array_module(value) == "numpy":
+                self.array(value, depth)
+            else:
+                self._write(_default(value), depth + 1)
+
+    def string(self, text: str) -> None:
+        if len(text) > self.left:
+            keep = max(self.left, 1)
+            self.skipped += len(text) - keep
+            text = text[:keep]
+        self.put(_encode_string(text))
+
+    def mapping(self, value: Mapping[Any, Any], depth: int) -> None:
+        self.put("{")
+        first = True
+        is_secret = self.serializer.is_secret_key if self.serializer._redaction.enabled else None
+        for key, item in value.items():
+            name = _key(key)
+            self.put(_encode_string(name) + ": " if first else ", " + _encode_string(name) + ": ")
+            first = False
+            if is_secret is not None and is_secret(name):
+                self.put('"' + REDACTED + '"')
+            else:
+                self.value(item, depth + 1)
+        self.put("}")
+
+    def sequence(self, value: Any, depth: int) -> None:
+        self.put("[")
+        first = True
+        for item in value:
+            if not first:
+                self.put(", ")
+            first = False
+            self.value(item, depth + 1)
+        self.put("]")
+
+    def array(self, value: Any, depth: int) -> None:
+        """A numpy array, reading only as many elements as the budget can hold."""
+        if value.ndim == 0:
+            self.value(value.item(), depth + 1)
+            return
+        if value.ndim == 1:
+            items = value[: self.left // 2 + 1].tolist()
+            self.sequence(items, depth)
+            return
+        self.put("[")
+        for index in range(len(value)):
+            if index:
+                self.put(", ")
+            self.array(value[index], depth + 1)
+        self.put("]")
+
+
+def _key(key: Any) -> str:
+    if type(key) is str:
+        return key
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, float):
+        return _float(key).strip('"')
+    if isinstance(key, int):
+        return int.__repr__(key)
+    return str(key)
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return '"NaN"'
+    if value in _INFINITIES:
+        return '"Infinity"' if value > 0 else '"-Infinity"'
+    return float.__repr__(value)
+
+
+_encode_string: Any = json.encoder.encode_basestring
+
+
 class Serializer:
     """JSON encoding with the redaction and length limit of one configuration."""
 
@@ -105,7 +359,37 @@ class Serializer:
         self._verdicts: dict[str, bool] = {}
 
     def dumps(self, value: Any) -> str:
-        """Serialize a value to a JSON string for an attribute; never raises."""
+        """Serialize a value to a JSON string for an attribute; never raises. The work stops once the length limit
+        is reached (a 50 MB string or a large array cost what is kept); NaN and infinity become "NaN",
+        "Infinity", "-Infinity"; a field that cannot be represented spoils only itself."""
+        if self._walk:
+            return self._dumps_whole(value)
+        if _plain_room(value, _WHOLE_UP_TO * self.max_length) >= 0:
+            try:
+                return self.finish(self._encode(value), value)
+            except Exception:  # noqa: BLE001, S110 - the writer below says what failed
+                pass
+        writer = _Writer(self.max_length + 1, self)
+        try:
+            writer.value(value)
+            complete = True
+        except _Full:
+            complete = False
+        except Exception as exc:  # noqa: BLE001 - never raises (SPEC 3.2)
+            report("serialization", exc)
+            return self.cut(_encode_string(f"<unrepresentable {type(value).__qualname__}>"))
+        text = "".join(writer.parts)
+        if self._value_patterns is not None and self._redaction.enabled:
+            text = self._value_patterns.sub(REDACTED, text)
+        if complete and len(text) <= self.max_length:
+            return clean(text)
+        cut = len(text) - self.max_length + writer.skipped
+        if complete:
+            return clean(text[: self.max_length]) + f"...[truncated {cut} chars]"
+        return clean(text[: self.max_length]) + f"...[truncated at least {cut} chars]"
+
+    def _dumps_whole(self, value: Any) -> str:
+        """Encode everything, then redact (a redaction callback sees every key and value), then cut."""
         try:
             text = self._encode(value)
         except Exception as exc:  # noqa: BLE001 - circular structures, hostile __iter__, ...
