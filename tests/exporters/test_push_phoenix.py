@@ -27,13 +27,8 @@ def test_push_of_40000_spans_into_phoenix_all_arrive_once(phoenix_server: Phoeni
     print(f"\npush of {SPANS:,} spans ({path.stat().st_size / 1e6:.0f} MB) into Phoenix: {elapsed:.1f} s, {result.sent / elapsed:,.0f} spans/s, "
           f"{result.retries} retries, {result.throttled} throttled answers (503), {result.splits} batch splits")
     assert (result.sent, result.failed, result.skipped_lines) == (SPANS, 0, 0)
-    deadline = time.monotonic() + 1800  # Phoenix inserts what it accepted at its own pace; poll gently, it is busy
-    spans: list[dict] = []
-    while time.monotonic() < deadline:
-        spans = phoenix_server.spans(project)
-        if len(spans) >= SPANS:
-            break
-        time.sleep(10)
+    # Phoenix inserts what it accepted at its own pace; poll gently, it is busy
+    spans = phoenix_server.wait_for_spans(lambda found: len(found) >= SPANS, project=project, timeout_s=1800, interval_s=10)
     ids = [s["context"]["span_id"] for s in spans]
     print(f"Phoenix holds {len(ids):,} spans {time.monotonic() - started:.0f} s after the push began")
     assert len(ids) == SPANS and len(set(ids)) == SPANS

@@ -1,7 +1,8 @@
 """Arize Phoenix as a real OTLP backend: installed once into .cache/venvs/phoenix, served per test session.
 
 `python -m tests.servers.phoenix --install` installs it (CI calls this); the `phoenix_server` fixture
-installs it when missing, starts `phoenix serve` on free loopback ports and stops it by process id.
+installs it when missing, starts `phoenix serve` on free loopback ports (again on other ports when one of them
+was taken by the time Phoenix bound it) and stops it by process id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,11 +21,15 @@ import pytest
 import requests
 
 from tests.servers import free_port, port_open
+from tests.waiting import wait_until
 
 PHOENIX_VERSION = "20.26.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_DIR = REPO_ROOT / ".cache" / "venvs" / "phoenix"
 STARTUP_TIMEOUT_S = 180.0
+BIND_ATTEMPTS = 5
+PORT_TAKEN = ("address already in use", "Failed to bind to address")
+"""What Phoenix logs before exiting when its HTTP (uvicorn) or gRPC port is taken."""
 _MARKER = VENV_DIR / ".installed"
 
 
@@ -92,17 +96,23 @@ class PhoenixServer:
         *,
         project: str = "default",
         timeout_s: float = 60.0,
+        interval_s: float = 0.2,
         **filters: Any,
     ) -> list[dict[str, Any]]:
         """Poll the span query until `predicate(spans)` holds; fail with what was seen at the deadline."""
-        deadline = time.monotonic() + timeout_s
-        spans: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            spans = self.spans(project, **filters)
-            if predicate(spans):
-                return spans
-            time.sleep(0.2)
-        raise AssertionError(f"Phoenix did not show the expected spans within {timeout_s}s; it had {len(spans)}: {[s.get('name') for s in spans]}")
+        seen: list[dict[str, Any]] = []
+
+        def shown() -> tuple[list[dict[str, Any]]] | None:
+            seen[:] = self.spans(project, **filters)
+            return (list(seen),) if predicate(seen) else None  # a tuple: even [] may be what the predicate wants
+
+        (spans,) = wait_until(
+            shown,
+            timeout_s=timeout_s,
+            interval_s=interval_s,
+            message=lambda: f"Phoenix did not show the expected spans; it had {len(seen)}: {[s.get('name') for s in seen[:20]]}",
+        )
+        return spans
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server's output."""
@@ -151,8 +161,22 @@ def _ready(server: PhoenixServer) -> bool:
     return response.status_code == 200 and port_open(server.grpc_port)
 
 
+class PortTaken(RuntimeError):
+    """Phoenix exited because one of its ports was taken between choosing it and binding it."""
+
+
 def start_phoenix(working_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> PhoenixServer:
-    """Start `phoenix serve` on free loopback ports and wait until HTTP and gRPC answer."""
+    """Start `phoenix serve` on free loopback ports and wait until HTTP and gRPC answer; on other ports when one was taken."""
+    for attempt in range(BIND_ATTEMPTS):
+        try:
+            return _start_phoenix_once(working_dir / f"attempt{attempt}", timeout_s)
+        except PortTaken:
+            continue
+    raise RuntimeError(f"phoenix serve found its ports taken {BIND_ATTEMPTS} times")
+
+
+def _start_phoenix_once(working_dir: Path, timeout_s: float) -> PhoenixServer:
+    """Start `phoenix serve` once on two free ports; PortTaken when it exits because one was taken meanwhile."""
     executable = install()
     working_dir.mkdir(parents=True, exist_ok=True)
     http_port, grpc_port = free_port(), free_port()
@@ -170,33 +194,31 @@ def start_phoenix(working_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> Ph
             start_new_session=True,
         )
     server = PhoenixServer(process, http_port, grpc_port, log_path)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if process.poll() is not None:
+            log = server.log_tail(400)
+            if any(sign in log for sign in PORT_TAKEN):
+                raise PortTaken(f"port {http_port} or {grpc_port} was taken:\n{server.log_tail()}")
             raise RuntimeError(f"phoenix serve exited with {process.returncode}:\n{server.log_tail()}")
-        if _ready(server):
-            return server
-        time.sleep(0.25)
-    server.stop()
-    raise RuntimeError(f"phoenix serve was not ready within {timeout_s}s:\n{server.log_tail()}")
+        return _ready(server)
+
+    try:
+        wait_until(ready, timeout_s=timeout_s, interval_s=0.25, message=lambda: f"phoenix serve was not ready:\n{server.log_tail()}")
+    except AssertionError:
+        server.stop()
+        raise
+    return server
 
 
 @pytest.fixture(scope="session")
 def phoenix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixServer]:
     """A Phoenix server for the test session, on free loopback ports; stopped by process id at the end."""
-    last_error: Exception | None = None
-    for attempt in range(3):
-        try:
-            server = start_phoenix(tmp_path_factory.mktemp(f"phoenix{attempt}"))
-        except RuntimeError as exc:  # a port taken between choosing and binding: try new ports
-            last_error = exc
-            continue
-        try:
-            yield server
-        finally:
-            server.stop()
-        return
-    pytest.fail(f"could not start Phoenix: {last_error}")
+    server = start_phoenix(tmp_path_factory.mktemp("phoenix"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
