@@ -19,6 +19,7 @@ pytest_plugins: list[str] = [
 
 def pytest_configure(config: pytest.Config) -> None:
     """The markers of the test suite (pyproject.toml keeps only the project-wide ones)."""
+    config.addinivalue_line("markers", "slow: the test takes more than about 2 s (deselect with -m 'not slow')")
     config.addinivalue_line(
         "markers",
         "provokes_failures(*causes): the test makes tracing fail and count it on purpose; with causes given, only "

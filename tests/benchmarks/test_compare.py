@@ -45,6 +45,7 @@ def test_sink_counts_spans_per_service(sink: str) -> None:
         assert json.loads(response.read()) == {"smoke": 25}
 
 
+@pytest.mark.slow
 def test_compare_runs_tiny_in_our_venv(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     completed = subprocess.run(

@@ -40,6 +40,7 @@ def _wait(condition: Callable[[], bool], message: str, timeout_s: float = 90.0) 
     wait_until(condition, timeout_s=timeout_s, message=message)
 
 
+@pytest.mark.slow
 @pytest.mark.provokes_failures("span queue")
 def test_receiver_down_for_10s_loses_nothing_that_fits_counts_the_rest_and_fallback_keeps_it(oteltap: OtelTap, tmp_path: Path) -> None:
     fallback = tmp_path / "undelivered.jsonl"

@@ -13,7 +13,7 @@ from exporters.cli import main
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers.phoenix import PhoenixServer
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.slow]  # the session's Phoenix takes ~15 s to start
 
 
 def _project() -> str:

@@ -10,7 +10,7 @@ import pytest
 
 import tracing
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.slow]  # the session's Phoenix takes ~15 s to start
 
 ROWS = [
     {"chunk_id": "kb-1", "body": "Phoenix stores OpenInference spans.", "url": "https://kb/phoenix", "title": "Phoenix", "score": 0.93},
