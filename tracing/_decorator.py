@@ -8,6 +8,7 @@ import functools
 import inspect
 import time
 import types
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -173,7 +174,8 @@ FOLD_EVERY = 1024
 class _Stream:
     """What a traced stream records while it runs: chunks folded into the aggregate every FOLD_EVERY."""
 
-    __slots__ = ("plan", "span", "inputs", "chunks", "folded", "aggregator", "started", "first_ms", "events_left")
+    __slots__ = ("plan", "span", "inputs", "chunks", "folded", "aggregator", "started", "first_ms", "events_left",
+                 "__weakref__")
 
     def __init__(self, plan: _Plan, span: Any, inputs: Any) -> None:
         self.plan = plan
@@ -185,6 +187,14 @@ class _Stream:
         self.started = time.perf_counter()
         self.first_ms: float | None = None
         self.events_left = _state.settings.stream_chunk_events if span is not None and span.is_recording() else 0
+        if span is not None:
+            _open_streams[id(self)] = weakref.ref(self)
+
+    def __del__(self) -> None:
+        # A stream dropped without being closed (an async generator left behind by a closed event loop, whose
+        # finalizer never runs): its span ends as cancelled with what it had streamed.
+        if self.span is not None:
+            self.finish(cancelled=True)
 
     def step(self) -> int:
         """Note the first chunk, chunk events and fold the chunks; how many chunks until the next step."""
@@ -229,6 +239,7 @@ class _Stream:
         if span is None:
             return
         self.span = None
+        _open_streams.pop(id(self), None)
         try:
             if span.is_recording():
                 plan = self.plan
@@ -246,6 +257,21 @@ class _Stream:
             report("ending a stream span", exc)
         finally:
             span.end()
+
+
+_open_streams: dict[int, weakref.ref[_Stream]] = {}
+"""Streams whose span is open, so that exit can end them."""
+
+
+def _end_open_streams() -> None:
+    """At exit: every stream still open ends as cancelled, with its partial output."""
+    for ref in list(_open_streams.values()):
+        stream = ref()
+        if stream is not None:
+            stream.finish(cancelled=True)
+
+
+_runtime.on_exit(_end_open_streams)
 
 
 def _open_stream(plan: _Plan, ctx: contextvars.Context, bound: bool, args: tuple[Any, ...],
