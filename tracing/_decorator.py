@@ -21,7 +21,8 @@ from tracing import _runtime
 from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
 from tracing._recorder import span_name, span_type_name
-from tracing._stream import StreamAggregator, aggregate_stream
+from tracing._serialize import RawJSON
+from tracing._stream import StreamAggregator, aggregate_stream, is_chat_chunk, is_responses_event
 from tracing.keys import SpanType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -175,7 +176,7 @@ class _Stream:
     """What a traced stream records while it runs: chunks folded into the aggregate every FOLD_EVERY."""
 
     __slots__ = ("plan", "span", "inputs", "chunks", "folded", "aggregator", "started", "first_ms", "events_left",
-                 "__weakref__")
+                 "fold_every", "__weakref__")
 
     def __init__(self, plan: _Plan, span: Any, inputs: Any) -> None:
         self.plan = plan
@@ -187,6 +188,7 @@ class _Stream:
         self.started = time.perf_counter()
         self.first_ms: float | None = None
         self.events_left = _state.settings.stream_chunk_events if span is not None and span.is_recording() else 0
+        self.fold_every = FOLD_EVERY
         if span is not None:
             _open_streams[id(self)] = weakref.ref(self)
 
@@ -202,15 +204,17 @@ class _Stream:
         try:
             if self.first_ms is None:
                 self.first_ms = (time.perf_counter() - self.started) * 1000.0
+                if not _foldable(chunks[-1]):
+                    self.fold_every = 1  # objects are summarised as they come, never held until the fold
             if self.events_left > 0:
                 self.events_left -= 1
                 _state.recorder.add_chunk_event(self.span, self.folded + len(chunks) - 1, chunks[-1])
-                return 1 if self.events_left > 0 else FOLD_EVERY
-            if len(chunks) >= FOLD_EVERY:
+                return 1 if self.events_left > 0 else self.fold_every
+            if len(chunks) >= self.fold_every:
                 self._fold()
         except Exception as exc:  # noqa: BLE001
             report("recording a chunk", exc)
-        return FOLD_EVERY
+        return self.fold_every
 
     def _fold(self) -> None:
         chunks = self.chunks
@@ -220,7 +224,8 @@ class _Stream:
             chunks.clear()
         elif self.plan.spec.output_reducer is None:
             if self.aggregator is None:
-                self.aggregator = StreamAggregator()
+                summarise = None if self.plan.documents else _summary
+                self.aggregator = StreamAggregator(summarise, _state.settings.max_attribute_length * 3 // 4)
             self.aggregator.add_many(chunks)
             self.folded += len(chunks)
             chunks.clear()
@@ -257,6 +262,18 @@ class _Stream:
             report("ending a stream span", exc)
         finally:
             span.end()
+
+
+def _foldable(chunk: Any) -> bool:
+    """Whether a stream of such chunks folds into a small aggregate (text, Responses events, ChatCompletion chunks)."""
+    return type(chunk) is str or is_responses_event(chunk) or is_chat_chunk(chunk)
+
+
+def _summary(chunk: Any, room: int) -> RawJSON:
+    """A listed chunk as JSON cut to its share of the room (a sixteenth of the attribute), so the object itself need
+    not be kept and several chunks show."""
+    serializer = _state.recorder.serializer
+    return serializer.summary(chunk, min(room, max(256, serializer.max_length // 16)))
 
 
 _open_streams: dict[int, weakref.ref[_Stream]] = {}
@@ -310,7 +327,7 @@ def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bo
             left = stream.step()
         try:
             arg = yield chunk
-            op = send
+            op, chunk = send, None  # the consumer decides how long a chunk lives
         except GeneratorExit:
             try:
                 run(gen.close)
@@ -372,7 +389,7 @@ async def _traced_async_generator(plan: _Plan, agen: Any, ctx: contextvars.Conte
             left = stream.step()
         try:
             arg = yield chunk
-            op = asend
+            op, chunk = asend, None
         except GeneratorExit:
             try:
                 await _InContext(ctx, agen.aclose())

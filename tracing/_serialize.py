@@ -364,12 +364,23 @@ class Serializer:
         "Infinity", "-Infinity"; a field that cannot be represented spoils only itself."""
         if self._walk:
             return self._dumps_whole(value)
-        if _plain_room(value, _WHOLE_UP_TO * self.max_length) >= 0:
+        return self._dumps(value, self.max_length)[0]
+
+    def summary(self, value: Any, limit: int) -> RawJSON:
+        """A value as a JSON fragment of about `limit` characters at most: its JSON, or (when cut) the cut text as a
+        JSON string, so that it can stand in a list in place of the value."""
+        text, cut = self._dumps(value, max(limit, 16))
+        return RawJSON(_encode_string(text) if cut else text)
+
+    def _dumps(self, value: Any, limit: int) -> tuple[str, bool]:
+        """(JSON text cut to `limit` with a marker, whether it was cut)."""
+        if _plain_room(value, _WHOLE_UP_TO * limit) >= 0:
             try:
-                return self.finish(self._encode(value), value)
+                text = self.finish(self._encode(value), value, limit)
+                return text, len(text) > limit
             except Exception:  # noqa: BLE001, S110 - the writer below says what failed
                 pass
-        writer = _Writer(self.max_length + 1, self)
+        writer = _Writer(limit + 1, self)
         try:
             writer.value(value)
             complete = True
@@ -377,16 +388,16 @@ class Serializer:
             complete = False
         except Exception as exc:  # noqa: BLE001 - never raises (SPEC 3.2)
             report("serialization", exc)
-            return self.cut(_encode_string(f"<unrepresentable {type(value).__qualname__}>"))
+            return self.cut(_encode_string(f"<unrepresentable {type(value).__qualname__}>")), False
         text = "".join(writer.parts)
         if self._value_patterns is not None and self._redaction.enabled:
             text = self._value_patterns.sub(REDACTED, text)
-        if complete and len(text) <= self.max_length:
-            return clean(text)
-        cut = len(text) - self.max_length + writer.skipped
+        if complete and len(text) <= limit:
+            return clean(text), False
+        cut = len(text) - limit + writer.skipped
         if complete:
-            return clean(text[: self.max_length]) + f"...[truncated {cut} chars]"
-        return clean(text[: self.max_length]) + f"...[truncated at least {cut} chars]"
+            return clean(text[:limit]) + f"...[truncated {cut} chars]", True
+        return clean(text[:limit]) + f"...[truncated at least {cut} chars]", True
 
     def _dumps_whole(self, value: Any) -> str:
         """Encode everything, then redact (a redaction callback sees every key and value), then cut."""
@@ -403,19 +414,20 @@ class Serializer:
             value = self._value_patterns.sub(REDACTED, value)
         return self.cut(value)
 
-    def finish(self, text: str, value: Any) -> str:
+    def finish(self, text: str, value: Any, limit: int | None = None) -> str:
         """Redact and cut an encoded JSON text."""
         redaction = self._redaction
         if redaction.enabled and (self._walk or self._has_secret_key(text)):
             text = self._redact_structure(text)
         if self._value_patterns is not None and redaction.enabled:
             text = self._value_patterns.sub(REDACTED, text)
-        return self.cut(text)
+        return self.cut(text, limit)
 
-    def cut(self, text: str) -> str:
+    def cut(self, text: str, limit: int | None = None) -> str:
         """Cut a text to the length limit with a visible marker; lone surrogates replaced."""
-        if len(text) > self.max_length:
-            text = text[: self.max_length] + f"...[truncated {len(text) - self.max_length} chars]"
+        limit = self.max_length if limit is None else limit
+        if len(text) > limit:
+            text = text[:limit] + f"...[truncated {len(text) - limit} chars]"
         return clean(text)
 
     def is_secret_key(self, key: str) -> bool:

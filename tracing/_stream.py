@@ -12,7 +12,7 @@ keeps no chunk it can fold, so its memory stays close to the size of the streame
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tracing._errors import report
@@ -75,9 +75,19 @@ def _is_responses_event(chunk: Any) -> bool:
     return isinstance(kind, str) and (kind.startswith("response.") or kind == "error")
 
 
+def is_responses_event(chunk: Any) -> bool:
+    """Whether a chunk is an OpenAI Responses stream event."""
+    return _is_responses_event(chunk)
+
+
 def _is_chat_chunk(chunk: Any) -> bool:
     """Whether a chunk is an OpenAI ChatCompletion chunk."""
     return isinstance(get_field(chunk, "choices"), (list, tuple))
+
+
+def is_chat_chunk(chunk: Any) -> bool:
+    """Whether a chunk is an OpenAI ChatCompletion chunk."""
+    return _is_chat_chunk(chunk)
 
 
 class _ItemSlot:
@@ -161,7 +171,7 @@ class _ResponsesAggregate:
             self.custom_outputs.update(custom)
         return True
 
-    def add_many(self, events: Iterable[Any], other: list[Any]) -> None:
+    def add_many(self, events: Iterable[Any], other: Callable[[Any], None]) -> None:
         """Fold events in order, runs of text deltas of one item joined at once; foreign chunks go to ``other``."""
         run_id: Any = _NOT_PYDANTIC
         run_slot: _ItemSlot | None = None
@@ -186,7 +196,7 @@ class _ResponsesAggregate:
                     continue
             except Exception as exc:
                 report("stream aggregation", exc)
-            other.append(event)
+            other(event)
         if parts:
             _write(run_slot, parts)
 
@@ -327,17 +337,43 @@ class _ChatAggregate:
         return result
 
 
+Summarise = Callable[[Any, int], Any]
+"""How a chunk that cannot be folded is kept: `summarise(chunk, room)` returns a stand-in of at most `room` characters."""
+
+
 class StreamAggregator:
-    """Incremental aggregation of a stream, chosen by its first chunk."""
+    """Incremental aggregation of a stream, chosen by its first chunk.
 
-    __slots__ = ("_mode", "_text", "_items", "_fold", "_other")
+    With `summarise`, chunks that are listed (neither text nor a known event) are kept only as summaries, and only
+    while their total fits in `room` characters (the rest are counted): the stream's objects are not held.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_mode", "_text", "_items", "_fold", "_other", "_summarise", "_room", "_omitted")
+
+    def __init__(self, summarise: Summarise | None = None, room: int = 65536) -> None:
         self._mode = ""
         self._text: io.StringIO | None = None
         self._items: list[Any] = []
         self._fold: _ResponsesAggregate | _ChatAggregate | None = None
         self._other: list[Any] = []
+        self._summarise = summarise
+        self._room = room
+        self._omitted = 0
+
+    def _keep_other(self, chunk: Any) -> None:
+        self._keep(self._other, chunk)
+
+    def _keep(self, into: list[Any], chunk: Any) -> None:
+        """List a chunk (or its summary, while there is room)."""
+        summarise = self._summarise
+        if summarise is None:
+            into.append(chunk)
+        elif self._room <= 0:
+            self._omitted += 1
+        else:
+            summary = summarise(chunk, self._room)
+            self._room -= len(getattr(summary, "text", "")) or 1
+            into.append(summary)
 
     def add(self, chunk: Any) -> None:
         """Fold one chunk into the aggregate."""
@@ -349,16 +385,16 @@ class StreamAggregator:
             self._mode = "list"
             self._items.append(self._text.getvalue())  # type: ignore[union-attr]
             self._text = None
-            self._items.append(chunk)
+            self._keep(self._items, chunk)
         elif mode == "responses" or mode == "chat":
             try:
                 if self._fold.add(chunk):  # type: ignore[union-attr]
                     return
             except Exception as exc:
                 report("stream aggregation", exc)
-            self._other.append(chunk)
+            self._keep(self._other, chunk)
         elif mode == "list":
-            self._items.append(chunk)
+            self._keep(self._items, chunk)
         else:
             self._start(chunk)
 
@@ -377,7 +413,7 @@ class StreamAggregator:
             chunks = chunks[1:]
         fold = self._fold
         if isinstance(fold, _ResponsesAggregate):
-            fold.add_many(chunks, self._other)
+            fold.add_many(chunks, self._keep_other)
             return
         for chunk in chunks:
             self.add(chunk)
@@ -398,12 +434,13 @@ class StreamAggregator:
         """The aggregate of the chunks added so far."""
         if self._mode == "text":
             return self._text.getvalue()  # type: ignore[union-attr]
+        more = [f"...[{self._omitted} more chunks]"] if self._omitted else []
         if self._fold is not None:
             result = self._fold.result()
-            if self._other:
-                result["other"] = list(self._other)
+            if self._other or more:
+                result["other"] = list(self._other) + more
             return result
-        return list(self._items)
+        return list(self._items) + more
 
 
 def aggregate_stream(chunks: list[Any]) -> Any:
