@@ -187,6 +187,14 @@ def _successor(pipeline: _Pipeline) -> _Pipeline | None:
     return active if active is not pipeline and active is not None else None
 
 
+def _rebuilt_after_fork() -> _Pipeline | None:
+    """In a forked child whose first span comes from other instrumentation: our pipeline, set up again."""
+    if not state.forked:
+        return None
+    ensure_tracer()
+    return state.pipeline
+
+
 class _Fanout(SpanProcessor):
     """Our pipeline inside an application's provider, swapped whole on reconfiguration."""
 
@@ -194,7 +202,7 @@ class _Fanout(SpanProcessor):
         self.pipeline: _Pipeline | None = None
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
-        pipeline = self.pipeline
+        pipeline = self.pipeline or _rebuilt_after_fork()
         if pipeline is not None:
             pipeline.on_start(span, parent_context=parent_context)
 
@@ -204,7 +212,7 @@ class _Fanout(SpanProcessor):
             pipeline._on_ending(span)
 
     def on_end(self, span: Any) -> None:
-        pipeline = self.pipeline
+        pipeline = self.pipeline or _rebuilt_after_fork()
         if pipeline is not None:
             pipeline.on_end(span)
 

@@ -83,6 +83,31 @@ if __name__ == "__main__":
 '''
 
 
+APPLICATION_PROVIDER = r'''
+import os, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+import tracing
+
+trace.set_tracer_provider(TracerProvider())  # the application's own provider: our exporters join it
+tracing.configure(service_name="app", exporters=[sys.argv[1]])
+
+@tracing.trace
+def ours(who: str) -> str:
+    return who
+
+ours("parent")
+pid = os.fork()
+if pid == 0:
+    with trace.get_tracer("other-instrumentation").start_as_current_span("theirs"):  # the child's first span
+        pass
+    ours("child")
+    sys.exit(0)
+os.waitpid(pid, 0)
+print("{}")
+'''
+
+
 def _run(script: str, *args: str, folder: Path, env: dict[str, str] | None = None, timeout: float = 120) -> dict[str, Any]:
     """Run a script file (spawn and forkserver children import the main module by its path)."""
     path = folder / "main_script.py"
@@ -137,3 +162,12 @@ def test_multiprocessing_children_that_never_flush_still_export(oteltap: OtelTap
     if method == "fork":  # a forked child starts in the context it was forked in
         parent = next(span for span in received if span["name"] == "parent")
         assert sum(span["traceId"] == parent["traceId"] for span in received) == 71
+
+
+@pytest.mark.slow
+def test_a_forked_child_of_an_application_provider_exports_other_instrumentation_s_spans_too(tmp_path: Path) -> None:
+    path = tmp_path / "traces.jsonl"
+    _run(APPLICATION_PROVIDER, f"file://{path}", folder=tmp_path)
+    spans = list(read_spans(path, strict=True))
+    names = Counter((span.name, json.loads(str(span.attributes.get("input.value", "{}"))).get("who")) for span in spans)
+    assert names == {("ours", "parent"): 1, ("theirs", None): 1, ("ours", "child"): 1}
