@@ -173,7 +173,7 @@ def _lines(roots: list[_Node], max_depth: int | None, details: bool, width: int)
         yield depth, safe(_label(record), 500), "red" if record.status_code == "ERROR" else ""
         if details:
             for text in _details(record, width - 2 * (depth + 2)):
-                yield depth + 1, text, "dim"
+                yield depth + 1, "· " + text, "dim"
         if node.children and depth + 1 >= deepest:
             hidden = sum(1 for _ in _walk(node.children))
             yield depth + 1, f"... {hidden} more spans", ""
