@@ -307,6 +307,14 @@ class _Writer:
             return
         if value.ndim == 1:
             items = value[: self.left // 2 + 1].tolist()
+            if value.dtype.kind in "biuf":
+                try:
+                    text = _encode_numbers(items)  # the C encoder; NaN or infinity make it refuse
+                except ValueError:
+                    pass
+                else:
+                    self.put(text)
+                    return
             self.sequence(items, depth)
             return
         self.put("[")
@@ -342,6 +350,7 @@ def _float(value: float) -> str:
 
 
 _encode_string: Any = json.encoder.encode_basestring
+_encode_numbers = json.JSONEncoder(allow_nan=False).encode
 
 
 class Serializer:
