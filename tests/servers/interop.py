@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import venv
 from pathlib import Path
@@ -79,14 +80,17 @@ def run_script(source: str, *, env: dict[str, str] | None = None, timeout: float
     The script prints its result with `print(RESULT_PREFIX + json.dumps(...))`; a non-zero exit fails the test
     with the script's stderr.
     """
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "OTEL_", "AGENT_TRACING_"))}
-    environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"})
-    if env:
-        environment.update(env)
-    completed = subprocess.run(
-        [str(python()), "-c", textwrap.dedent(source)],
-        capture_output=True, text=True, timeout=timeout, env=environment, cwd=str(REPO_ROOT),
-    )
+    with tempfile.TemporaryDirectory(prefix="interop-") as workdir:
+        environment = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "OTEL_", "AGENT_TRACING_"))}
+        # MLflow keeps its runs and traces in the working directory unless told otherwise: a fresh one per script
+        environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
+                            "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db"})
+        if env:
+            environment.update(env)
+        completed = subprocess.run(
+            [str(python()), "-c", textwrap.dedent(source)],
+            capture_output=True, text=True, timeout=timeout, env=environment, cwd=workdir,
+        )
     if completed.returncode != 0:
         raise AssertionError(f"interop script failed ({completed.returncode}):\n{completed.stderr[-6000:]}")
     for line in reversed(completed.stdout.splitlines()):
