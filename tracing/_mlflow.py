@@ -23,7 +23,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+
+from tracing._errors import report
 
 _MLFLOW_AGENT_METHODS = ("predict", "predict_stream")
 
@@ -85,6 +88,50 @@ def mlflow_owns_current_span(name: str) -> bool:
         return False
 
 
+def mlflow_parent(args: tuple[Any, ...], kwargs: dict[str, Any]) -> otel_context.Context | None:
+    """A context whose current span is MLflow's active span, when ours should nest under it; else None.
+
+    With MLflow's tracing in its own context (its default), MLflow's span of this call is invisible to OpenTelemetry,
+    so our AGENT span would start a second, unrelated trace of the same request. It nests under MLflow's span
+    instead (one trace id in both backends), unless an OpenTelemetry span is current (a parent of our own, or
+    MLflow's propagated one) or the request continues a remote trace (`traceparent` in `custom_inputs`).
+    """
+    current = otel_trace.get_current_span().get_span_context()
+    if current is not None and current.is_valid:
+        return None
+    mlflow = sys.modules.get("mlflow")
+    active = getattr(mlflow, "get_current_active_span", None)
+    if active is None:
+        return None
+    span = active()
+    otel_span = getattr(span, "_span", None)
+    context = otel_span.get_span_context() if otel_span is not None else None
+    if context is None or not context.is_valid:
+        return None
+    request = args[0] if args else next(iter(kwargs.values()), None)
+    custom = getattr(request, "custom_inputs", None) if not isinstance(request, dict) else request.get("custom_inputs")
+    if isinstance(custom, dict) and "traceparent" in custom:
+        return None
+    parent = otel_trace.SpanContext(context.trace_id, context.span_id, is_remote=False, trace_flags=context.trace_flags)
+    return otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(parent))
+
+
+def _under_mlflow(call: Callable[[], Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Make the call (which starts our span, or creates our stream) under MLflow's active span when it should nest."""
+    try:
+        parent = mlflow_parent(args, kwargs)
+    except Exception as exc:  # noqa: BLE001 - an MLflow we cannot read: our span starts its own trace
+        report("finding MLflow's span", exc)
+        parent = None
+    if parent is None:
+        return call()
+    token = otel_context.attach(parent)
+    try:
+        return call()
+    finally:
+        otel_context.detach(token)
+
+
 def trampoline(method: Any, original: Callable[..., Any]) -> Callable[..., Any]:
     """A plain function of (self, *args) calling our bound agent method, of the same kind as `original`.
 
@@ -98,7 +145,8 @@ def trampoline(method: Any, original: Callable[..., Any]) -> Callable[..., Any]:
     def target(self: Any) -> Any:
         if mlflow_owns_current_span(name):
             return original.__get__(self, type(self))
-        return method.__get__(self, type(self))
+        bound = method.__get__(self, type(self))
+        return lambda *args, **kwargs: _under_mlflow(lambda: bound(*args, **kwargs), args, kwargs)
 
     if inspect.isasyncgenfunction(original):
 

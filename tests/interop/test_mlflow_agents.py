@@ -132,9 +132,8 @@ def test_one_trace_per_request_with_the_stream_aggregated_and_the_retriever_nest
     assert len(retrievers) == 2
     routed = "MLFLOW_USE_DEFAULT_TRACER_PROVIDER" in SETUPS[setup]
     mlflow_spans = [span for trace in result["mlflow"] for span in trace]
-    # MLflow's spans and ours in one tree when MLflow's reach the OpenTelemetry context; apart otherwise
-    spans = ours + mlflow_spans if routed or "MLFLOW_TRACE_PROPAGATE_TO_OTEL_CONTEXT" in SETUPS[setup] else ours
-    traces = by_trace(spans)
+    # MLflow's spans and ours make one tree per request (each backend holds its part)
+    traces = by_trace(ours + mlflow_spans)
     assert len(traces) == 2, f"one trace per request, got {[[span['name'] for span in trace] for trace in traces.values()]}"
     for retriever in retrievers:
         trace = {span["span_id"]: span for span in traces[retriever["trace_id"]]}
@@ -170,8 +169,8 @@ def test_a_traceparent_in_custom_inputs_is_continued_only_without_a_local_parent
     assert results[setup]["errors"] == {}
 
 
-@pytest.mark.parametrize("setup", ["mlflow-propagates-to-otel", "mlflow-routed-to-otel", "mlflow-routed-and-propagating"])
-def test_when_mlflow_spans_reach_the_otel_context_ours_share_their_trace(results: dict[str, Any], setup: str) -> None:
+@pytest.mark.parametrize("setup", ["mlflow-tracing-on", "mlflow-propagates-to-otel", "mlflow-routed-to-otel", "mlflow-routed-and-propagating"])
+def test_when_mlflow_traces_the_request_ours_share_its_trace(results: dict[str, Any], setup: str) -> None:
     result = results[setup]
     for mlflow_trace in result["mlflow"]:
         assert mlflow_trace, "MLflow recorded the request"
@@ -184,10 +183,14 @@ def test_when_mlflow_spans_reach_the_otel_context_ours_share_their_trace(results
             assert span["parent_id"] in mlflow_ids | our_ids
 
 
-def test_with_mlflow_tracing_on_mlflow_keeps_its_own_trace_and_ours_is_whole(results: dict[str, Any]) -> None:
+def test_with_mlflow_tracing_on_our_agent_span_nests_under_mlflows(results: dict[str, Any]) -> None:
+    """MLflow keeps its own trace; ours takes its trace id, our AGENT span a child of MLflow's span of the same call."""
     result = results["mlflow-tracing-on"]
     assert [sorted(span["name"] for span in trace) for trace in result["mlflow"]] == [["predict", "predict_stream"], ["predict_stream"]]
-    assert not set(by_trace(result["ours"])) & {trace[0]["trace_id"] for trace in result["mlflow"]}
+    assert set(by_trace(result["ours"])) == {trace[0]["trace_id"] for trace in result["mlflow"]}
+    mlflow_predict = next(span for span in result["mlflow"][0] if span["name"] == "predict")
+    ours = next(span for span in result["ours"] if span["name"] == "GuideAgent.predict")
+    assert ours["parent_id"] == mlflow_predict["span_id"]
 
 
 def test_with_mlflow_tracing_disabled_only_ours_record(results: dict[str, Any]) -> None:
