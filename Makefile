@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench compare servers
+.PHONY: demo test lint bench compare servers serve-bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,6 @@ bench: $(VENV)/.installed
 
 compare: $(VENV)/.installed
 	$(BIN)/python benchmarks/compare.py
+
+serve-bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/serve.py

@@ -3,13 +3,18 @@
 Every environment holds one pinned peer plus this project (editable), so one worker script runs in
 all of them. `python benchmarks/peers.py --install` creates the missing ones; compare.py calls it too.
 
-    python benchmarks/peers.py [--install] [--only mlflow,openinference]
+The serving benchmark (benchmarks/serve.py) has environments of its own, `serve-KIND` (SERVING): the same pins
+plus a pinned uvicorn and Starlette; `serve-agent-tracing` holds only this project and the server, and serves
+the untraced, hand-written and agent-tracing apps, so the main .venv needs no server.
+
+    python benchmarks/peers.py [--install] [--only mlflow,openinference] [--serving]
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import subprocess
 import sys
 import venv
@@ -21,6 +26,8 @@ PEERS: dict[str, list[str]] = {
     "mlflow": ["mlflow==3.17.2"],
     "openinference": ["openinference-instrumentation==0.1.72", "openinference-semantic-conventions==0.1.42"],
 }
+SERVER_PACKAGES = ["uvicorn==0.54.0", "httptools==0.9.0", "uvloop==0.23.0", "starlette==1.10.0"]
+SERVING: dict[str, list[str]] = {"agent-tracing": [], **PEERS}
 
 
 def venv_dir(peer: str) -> Path:
@@ -62,13 +69,63 @@ def install(peer: str) -> Path:
     return python(peer)
 
 
+def serving_venv_dir(kind: str) -> Path:
+    """Folder of the cached virtual environment the serving benchmark runs KIND's server in."""
+    return VENVS / f"serve-{kind}"
+
+
+def serving_python(kind: str) -> Path:
+    """The serving environment's interpreter."""
+    return serving_venv_dir(kind) / "bin" / "python"
+
+
+def _serving_stamp(kind: str) -> str:
+    # pyproject.toml's hash, not the checkout's path: serve.py puts the running checkout first on PYTHONPATH
+    project = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    return " ".join(SERVING[kind] + SERVER_PACKAGES) + f" + project {project}"
+
+
+def is_serving_installed(kind: str) -> bool:
+    """Whether KIND's serving environment holds its pinned packages and this project's dependencies."""
+    try:
+        return (serving_venv_dir(kind) / ".installed").read_text().strip() == _serving_stamp(kind) and serving_python(kind).exists()
+    except OSError:
+        return False
+
+
+def install_serving(kind: str) -> Path:
+    """Install KIND's pins, the server and this project (editable) into its serving environment unless already there."""
+    VENVS.mkdir(parents=True, exist_ok=True)
+    with open(VENVS / f".serve-{kind}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_serving_installed(kind):
+            packages = SERVING[kind] + SERVER_PACKAGES
+            print(f"installing {' '.join(packages)} into {serving_venv_dir(kind)} ...", file=sys.stderr, flush=True)
+            venv.EnvBuilder(with_pip=True, clear=True).create(serving_venv_dir(kind))
+            subprocess.run(
+                [str(serving_python(kind)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                 *packages, "-e", str(REPO_ROOT)],
+                check=True,
+            )
+            (serving_venv_dir(kind) / ".installed").write_text(_serving_stamp(kind))
+    return serving_python(kind)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Report or install the peer environments."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--install", action="store_true", help="install the missing peer environments")
-    parser.add_argument("--only", default=",".join(PEERS), help="comma-separated peers")
+    parser.add_argument("--only", help="comma-separated peers (default: all)")
+    parser.add_argument("--serving", action="store_true", help="the serving benchmark's environments instead")
     args = parser.parse_args(argv)
-    for peer in args.only.split(","):
+    if args.serving:
+        for kind in (args.only or ",".join(SERVING)).split(","):
+            if args.install:
+                install_serving(kind)
+            state = "installed" if is_serving_installed(kind) else "missing"
+            print(f"serve-{kind}: {state} ({' '.join(SERVING[kind] + SERVER_PACKAGES)}) {serving_venv_dir(kind)}")
+        return 0
+    for peer in (args.only or ",".join(PEERS)).split(","):
         if args.install:
             install(peer)
         print(f"{peer}: {'installed' if is_installed(peer) else 'missing'} ({' '.join(PEERS[peer])}) {venv_dir(peer)}")

@@ -1,0 +1,289 @@
+"""The serving benchmark: what a user serving a traced ResponsesAgent over SSE feels, per tracer.
+
+Each tracer's server (benchmarks/serve_app.py: Starlette under uvicorn, one process) runs in its own cached
+virtual environment (benchmarks/peers.py, `serve-KIND`, installed on first use) on a free loopback port, and
+exports OTLP/HTTP through a BatchSpanProcessor to one local sink process (benchmarks/sink.py). Per request the
+agent makes one retrieval of 10 documents of 1 KB, one tool call, and streams 200 text deltas. A load generator
+in its own process (benchmarks/serve_load.py: raw asyncio streams) sends REQUESTS requests over CONCURRENCY
+keep-alive connections to one server after the other, round after round (interleaved, the order rotating; one
+warm-up round first). After each turn the server flushes its spans; its CPU time (every thread, export included)
+is read before and after.
+
+Reported per tracer: requests/s relative to untraced (median of the per-round ratios), p50 and p99 latency (all
+measured requests), server CPU per request (median over rounds), KB the sink received per request, and spans the
+sink received against spans the server made; then the load generator's own CPU per request.
+
+    python benchmarks/serve.py [--requests 600] [--concurrency 16] [--rounds 11] [--tracers ...] [--quick] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+from urllib.request import Request, urlopen
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import peers  # noqa: E402
+from benchmarks._harness import machine  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+TRACERS = ["untraced", "floor", "agent-tracing", "openinference", "mlflow"]
+LABELS = {"untraced": "untraced", "floor": "hand-written OpenTelemetry spans", "agent-tracing": "agent-tracing",
+          "openinference": "OpenInference", "mlflow": "MLflow"}
+# the serving environment each tracer's server runs in (peers.SERVING)
+ENVIRONMENTS = {"untraced": "agent-tracing", "floor": "agent-tracing", "agent-tracing": "agent-tracing",
+                "openinference": "openinference", "mlflow": "mlflow"}
+QUICK = {"requests": 40, "concurrency": 4, "rounds": 1}
+
+
+def _http(url: str, method: str = "GET", timeout: float = 60) -> dict[str, Any]:
+    with urlopen(Request(url, method=method, data=b"" if method == "POST" else None), timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+class Server:
+    """A serve_app.py process for one tracer, in its serving environment."""
+
+    def __init__(self, tracer: str, endpoint: str) -> None:
+        self.tracer = tracer
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+        self.process = subprocess.Popen(
+            [str(peers.install_serving(ENVIRONMENTS[tracer])), str(HERE / "serve_app.py"), tracer, endpoint],
+            stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=environment,
+        )
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line.strip():
+            raise RuntimeError(f"server {tracer} exited with {self.process.wait()} before printing its port")
+        self.port = int(line)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.stats = _http(f"{self.url}/stats", timeout=5)
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server {tracer} did not answer (exit code {self.process.poll()})") from None
+                time.sleep(0.05)
+
+    def flush(self) -> dict[str, Any]:
+        """Export the finished spans now; the server's stats afterwards."""
+        self.stats = _http(f"{self.url}/flush", method="POST")
+        return self.stats
+
+    def stop(self) -> None:
+        """Terminate by PID (uvicorn shuts down gracefully and the tracer flushes), kill if it lingers."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+class LoadGenerator:
+    """A serve_load.py process, in agent-tracing's serving environment for its uvloop (it needs nothing else)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([str(peers.install_serving("agent-tracing")), str(HERE / "serve_load.py")],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.loop = self._read()["loop"]
+
+    def _read(self) -> dict[str, Any]:
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line:
+            raise RuntimeError(f"load generator exited with {self.process.wait()}")
+        return json.loads(line)
+
+    def run(self, port: int, requests: int, concurrency: int) -> dict[str, Any]:
+        """One turn against the server on PORT."""
+        stdin: IO[str] = self.process.stdin  # type: ignore[assignment]
+        stdin.write(json.dumps({"port": port, "requests": requests, "concurrency": concurrency}) + "\n")
+        stdin.flush()
+        return self._read()
+
+    def stop(self) -> None:
+        """Tell it to quit, kill if it lingers."""
+        if self.process.poll() is None:
+            try:
+                stdin: IO[str] = self.process.stdin  # type: ignore[assignment]
+                stdin.write(json.dumps({"quit": True}) + "\n")
+                stdin.flush()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_sink() -> tuple[subprocess.Popen[str], str]:
+    """The sink process and its base URL."""
+    process = subprocess.Popen([sys.executable, str(HERE / "sink.py")], stdout=subprocess.PIPE, text=True)
+    port = int(process.stdout.readline())  # type: ignore[union-attr]
+    return process, f"http://127.0.0.1:{port}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which FRACTION of VALUES lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))] if ordered else float("nan")
+
+
+def measure(servers: list[Server], load: LoadGenerator, rounds: int, requests: int, concurrency: int) -> dict[str, dict[str, Any]]:
+    """Every server's turns, round after round; round 0 warms up and is not kept."""
+    samples: dict[str, dict[str, Any]] = {
+        s.tracer: {"rps": [], "cpu_per_request_s": [], "latencies_ms": [], "load_cpu_per_request_s": [], "failed": 0,
+                   "sent": 0, "answered": 0, "failures": []}
+        for s in servers}
+    for round_index in range(rounds + 1):
+        shift = round_index % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            cpu_before = server.flush()["cpu_s"]
+            result = load.run(server.port, requests, concurrency)
+            cpu_after = server.flush()["cpu_s"]
+            sample = samples[server.tracer]
+            sample["sent"] += requests
+            sample["answered"] += result["answered"]
+            sample["failed"] += result["failed"]
+            sample["failures"] += result["failures"][: 5 - len(sample["failures"])]
+            if round_index and result["answered"]:
+                sample["rps"].append(result["answered"] / result["wall_s"])
+                sample["cpu_per_request_s"].append((cpu_after - cpu_before) / result["answered"])
+                sample["load_cpu_per_request_s"].append(result["cpu_s"] / result["answered"])
+                sample["latencies_ms"] += result["latencies_ms"]
+    return samples
+
+
+def summarise(samples: dict[str, dict[str, Any]], servers: list[Server], received: dict[str, int],
+              received_bytes: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The reported figures per tracer."""
+    base = samples.get("untraced")
+    figures: dict[str, dict[str, Any]] = {}
+    for server in servers:
+        sample = samples[server.tracer]
+        ratios = ([r / u for r, u in zip(sample["rps"], base["rps"])] if base and base["rps"] else [])
+        figures[server.tracer] = {
+            "rps": statistics.median(sample["rps"]) if sample["rps"] else 0.0,
+            "rps_vs_untraced": statistics.median(ratios) if ratios else None,
+            "p50_ms": percentile(sample["latencies_ms"], 0.50),
+            "p99_ms": percentile(sample["latencies_ms"], 0.99),
+            "server_cpu_per_request_ms": statistics.median(sample["cpu_per_request_s"]) * 1e3 if sample["cpu_per_request_s"] else 0.0,
+            "load_cpu_per_request_ms": statistics.median(sample["load_cpu_per_request_s"]) * 1e3 if sample["load_cpu_per_request_s"] else 0.0,
+            "kb_exported_per_request": received_bytes.get(server.tracer, 0) / 1024 / max(1, server.stats["answered"]),
+            "sent": sample["sent"], "answered": sample["answered"], "answered_by_server": server.stats["answered"],
+            "failed": sample["failed"], "failures": sample["failures"],
+            "spans_made": server.stats["spans"], "spans_received": received.get(server.tracer, 0),
+        }
+    return figures
+
+
+def table(figures: dict[str, dict[str, Any]]) -> str:
+    """The markdown table of the figures."""
+    lines = ["| tracer | requests/s vs untraced | p50 | p99 | server CPU per request | KB exported per request | spans received / made |",
+             "|---|---|---|---|---|---|---|"]
+    for tracer, f in figures.items():
+        ratio = f"{f['rps_vs_untraced']:.2f}" if f["rps_vs_untraced"] is not None else f"{f['rps']:.0f}/s"
+        lines.append(f"| {LABELS[tracer]} | {ratio} | {f['p50_ms']:.1f} ms | {f['p99_ms']:.1f} ms | "
+                     f"{f['server_cpu_per_request_ms']:.2f} ms | {f['kb_exported_per_request']:.1f} | "
+                     f"{f['spans_received']}/{f['spans_made']} |")
+    return "\n".join(lines)
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return f"{model or 'CPU'} x {os.cpu_count()}"
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every tracer's server under the same load, interleaved, and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=600, help="requests per tracer per round")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections sending at once")
+    parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds after one warm-up round")
+    parser.add_argument("--tracers", default=",".join(TRACERS), help="comma-separated subset")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke run: {QUICK['requests']} requests at concurrency {QUICK['concurrency']}, "
+                             f"{QUICK['rounds']} round (unless given)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    given = set(a.split("=", 1)[0].lstrip("-") for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--"))
+    if args.quick:
+        for key, value in QUICK.items():
+            if key not in given:
+                setattr(args, key, value)
+    tracers = [t for t in TRACERS if t in args.tracers.split(",")]
+    unknown = set(args.tracers.split(",")) - set(TRACERS)
+    if unknown or not tracers:
+        parser.error(f"--tracers: choose among {', '.join(TRACERS)}")
+
+    for environment in dict.fromkeys(ENVIRONMENTS[t] for t in tracers):
+        peers.install_serving(environment)
+    sink, sink_url = start_sink()
+    servers: list[Server] = []
+    load: LoadGenerator | None = None
+    try:
+        for tracer in tracers:
+            servers.append(Server(tracer, f"{sink_url}/v1/traces"))
+        load = LoadGenerator()
+        loop = load.loop
+        started = time.perf_counter()
+        samples = measure(servers, load, args.rounds, args.requests, args.concurrency)
+        elapsed = time.perf_counter() - started
+        load_average = _load_average()
+        for server in servers:
+            server.flush()
+        received, received_bytes = _http(f"{sink_url}/counts"), _http(f"{sink_url}/bytes")
+    finally:
+        if load is not None:
+            load.stop()
+        for server in servers:
+            server.stop()
+        sink.terminate()
+        sink.wait(timeout=10)
+    figures = summarise(samples, servers, received, received_bytes)
+
+    print(f"machine: {machine()}, {_cpu()}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
+          f"load average {load_average}; {args.requests} requests at concurrency {args.concurrency} per tracer "
+          f"per round, {args.rounds} interleaved rounds after a warm-up; {elapsed:.0f} s")
+    print()
+    print(table(figures))
+    print()
+    print(f"load generator CPU per request (its own process, {loop}): " + ", ".join(
+        f"{LABELS[t]} {f['load_cpu_per_request_ms']:.2f} ms" for t, f in figures.items()))
+    print("server CPU per request: " + ", ".join(
+        f"{LABELS[t]} {f['server_cpu_per_request_ms']:.2f} ms" for t, f in figures.items()))
+    print("requests answered / sent: " + ", ".join(f"{LABELS[t]} {f['answered']}/{f['sent']}" for t, f in figures.items()))
+    for tracer, f in figures.items():
+        if f["failures"]:
+            print(f"{LABELS[tracer]} failures: {f['failures']}", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"figures": figures, "load_average": load_average,
+                                               "requests": args.requests, "concurrency": args.concurrency,
+                                               "rounds": args.rounds}, indent=2))
+    incomplete = [t for t, f in figures.items() if f["answered"] < f["sent"] or f["spans_received"] < f["spans_made"]]
+    return 1 if incomplete else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Smoke test of the serving benchmark: `serve.py --quick` for untraced and agent-tracing, in its cached serving environment.
+
+It asserts no speed, only that the harness runs: every request answered in full and every span received by the sink.
+The environment (.cache/venvs/serve-agent-tracing) is the one `make serve-bench` uses, installed once on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.servers
+def test_serve_quick_answers_every_request_and_exports_every_span(tmp_path: Path) -> None:
+    out = tmp_path / "serve.json"
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "serve.py"), "--quick", "--tracers", "untraced,agent-tracing",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "| agent-tracing |" in completed.stdout
+    assert "load generator CPU per request" in completed.stdout
+    figures = json.loads(out.read_text())["figures"]
+    for tracer in ("untraced", "agent-tracing"):
+        assert figures[tracer]["failed"] == 0, figures[tracer]["failures"]
+        assert figures[tracer]["answered"] == figures[tracer]["sent"] == figures[tracer]["answered_by_server"] > 0
+    assert figures["untraced"]["spans_made"] == 0
+    assert figures["agent-tracing"]["spans_made"] == 3 * figures["agent-tracing"]["answered"]
+    assert figures["agent-tracing"]["spans_received"] == figures["agent-tracing"]["spans_made"]
+    assert figures["agent-tracing"]["kb_exported_per_request"] > 0
