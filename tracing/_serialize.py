@@ -66,7 +66,10 @@ def jsonable(value: Any) -> Any:
     asking the value: a mock that answers every attribute is only repr'd)."""
     kind = type(value)
     if issubclass(kind, _pydantic_base()):
-        return value.model_dump(mode="json", warnings=False)
+        try:
+            return value.model_dump(mode="json", warnings=False)
+        except ValueError:  # pydantic cannot write some fields as JSON (bytes that are not UTF-8): we write them
+            return value.model_dump(mode="python", warnings=False)
     if dataclasses.is_dataclass(kind):
         return {field.name: getattr(value, field.name) for field in dataclasses.fields(kind)}
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):

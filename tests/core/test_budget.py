@@ -179,3 +179,12 @@ def test_json_text_is_still_the_json_module_s_for_plain_values(spans: Any) -> No
     value = {"q": "héllo", "n": [1, 2.5, True, None], "nested": {"a": ["x"]}}
     take(value)
     assert attrs(spans.one("take"))["input.value"] == json.dumps({"value": value, "other": "kept"}, ensure_ascii=False)
+
+
+def test_a_pydantic_model_holding_bytes_that_are_not_utf8_is_written_like_the_bytes_alone(spans: Any) -> None:
+    class Page(BaseModel):
+        page_content: bytes
+
+    take(Page(page_content=b"\xc5"), other=b"\xc5")  # type: ignore[arg-type]
+    assert inputs(spans.one("take")) == {"value": {"page_content": "base64:xQ=="}, "other": "base64:xQ=="}
+    assert tracing.error_counts() == {}
