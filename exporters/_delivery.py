@@ -171,12 +171,12 @@ class ResilientExporter(SpanExporter):
     def _log_once(self, cause: str, message: str) -> None:
         if cause not in self._logged:
             self._logged.add(cause)
-            logger.warning("agent-tracing: %s; spans are retried, then written to the fallback or counted (logged once)", message)
+            logger.warning("%s; spans are retried, then written to the fallback or counted (logged once)", message)
 
     def _give_up(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._fallback is not None and self._fallback.export(spans) is SpanExportResult.SUCCESS:
             self.fallback_spans += len(spans)
-            logger.warning("agent-tracing: %d spans could not be delivered; written to %s for `agent-tracing push`", len(spans), self.fallback_path)
+            logger.warning("%d spans could not be delivered; written to %s for `agent-tracing push`", len(spans), self.fallback_path)
         else:
             self.lost_spans += len(spans)
             report("span delivery", SpansUndelivered(f"{len(spans)} spans could not be delivered and have no fallback file"))

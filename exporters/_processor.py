@@ -26,6 +26,16 @@ SHUTDOWN_TIMEOUT_S = 10.0
 """How long `shutdown()` without a timeout waits for the exporter before counting what is left as dropped."""
 
 _processors: weakref.WeakSet[CountingBatchSpanProcessor] = weakref.WeakSet()
+_SDK_DEFAULTS = ("_default_max_queue_size", "_default_schedule_delay_millis", "_default_max_export_batch_size")
+"""Private static methods of the SDK's BatchSpanProcessor that read the OTEL_BSP_* defaults (pinned SDK range)."""
+if not all(callable(getattr(BatchSpanProcessor, name, None)) for name in _SDK_DEFAULTS):  # pragma: no cover
+    from importlib.metadata import version as _version
+
+    raise ImportError(
+        "agent-tracing needs opentelemetry-sdk>=1.34,<1.46: its BatchSpanProcessor no longer has "
+        f"{', '.join(name for name in _SDK_DEFAULTS if not callable(getattr(BatchSpanProcessor, name, None)))} "
+        f"(installed: opentelemetry-sdk {_version('opentelemetry-sdk')})"
+    )
 
 
 class SpanQueueFull(RuntimeError):
@@ -185,7 +195,7 @@ class CountingBatchSpanProcessor(SpanProcessor):
                 in_flight = self._in_flight
             self._give_up(left)
             if in_flight:
-                logger.warning("agent-tracing: %d spans were still being delivered when shutdown's deadline passed", in_flight)
+                logger.warning("%d spans were still being delivered when shutdown's deadline passed", in_flight)
         self._wake.set()
         try:
             self.exporter.shutdown()

@@ -7,6 +7,7 @@ it, and `tracing.error_counts()` reads it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
 
@@ -14,6 +15,15 @@ logger = logging.getLogger("agent_tracing")
 
 _counts: Counter[str] = Counter()
 _lock = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    """A forked child gets a lock of its own (the parent's may have been held by another thread at the fork)."""
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def report(cause: str, exc: BaseException) -> None:

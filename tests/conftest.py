@@ -25,11 +25,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "provokes_failures(*causes): the test makes tracing fail and count it on purpose; with causes given, only "
         "failures whose cause starts with one of them are allowed in tracing.error_counts() after the test",
     )
-    config.addinivalue_line(
-        "markers",
-        "known_failures(*causes, reason): tracing counts failures of these causes in this test although it should "
-        "not (a known bug, see reason); any other cause still fails the test. Remove it when the bug is fixed.",
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +35,7 @@ def _no_unprovoked_tracing_failures(request: pytest.FixtureRequest) -> Iterator[
     provoked = request.node.get_closest_marker("provokes_failures")
     if provoked is not None and not provoked.args:
         return
-    allowed = (*(provoked.args if provoked else ()), *(c for marker in request.node.iter_markers("known_failures") for c in marker.args))
+    allowed = tuple(provoked.args) if provoked else ()
     unexpected = {cause: count for cause, count in tracing.error_counts().items() if not cause.startswith(allowed)}
     assert not unexpected, f"tracing counted failures this test is not marked to provoke (provokes_failures): {unexpected}"
 

@@ -18,11 +18,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
 from tracing import _runtime
+from tracing._binding import binding_target, end_span
 from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
 from tracing._recorder import span_name, span_type_name
 from tracing._serialize import RawJSON
 from tracing._stream import StreamAggregator, aggregate_stream, is_chat_chunk, is_responses_event
+from tracing._tools import tool_spec
 from tracing.keys import SpanType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +56,7 @@ class _Binder:
 
     def __init__(self, func: Callable[..., Any]) -> None:
         try:
-            signature = inspect.signature(func)
+            signature = inspect.signature(binding_target(func))
         except (TypeError, ValueError):
             signature = None
         self._signature = signature
@@ -144,7 +146,7 @@ class _Plan:
             if self.spec.capture_outputs and span.is_recording():
                 _state.recorder.set_outputs(span, self.span_type, self.name, inputs, output, self.spec.retriever_schema)
         finally:
-            span.end()
+            end_span(span)
 
     def fail(self, span: Any, exc: BaseException) -> None:
         """Record the exception and end the span."""
@@ -156,7 +158,7 @@ class _Plan:
         except Exception as inner:  # noqa: BLE001
             report("ending a span", inner)
         finally:
-            span.end()
+            end_span(span)
 
     def reduce(self, chunks: list[Any]) -> Any:
         """The output of a stream: the user's reducer, else the aggregation chosen by the chunks."""
@@ -261,7 +263,7 @@ class _Stream:
         except Exception as exc:  # noqa: BLE001
             report("ending a stream span", exc)
         finally:
-            span.end()
+            end_span(span)
 
 
 def _foldable(chunk: Any) -> bool:
@@ -305,8 +307,9 @@ def _open_stream(plan: _Plan, ctx: contextvars.Context, bound: bool, args: tuple
 
 
 def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bool,
-                      args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    stream = _open_stream(plan, ctx, bound, args, kwargs)
+                      args: tuple[Any, ...], kwargs: dict[str, Any], stream: _Stream | None = None) -> Any:
+    if stream is None:
+        stream = _open_stream(plan, ctx, bound, args, kwargs)
     append = stream.chunks.append
     run = ctx.run
     send = gen.send
@@ -368,8 +371,9 @@ class _InContext:
 
 
 async def _traced_async_generator(plan: _Plan, agen: Any, ctx: contextvars.Context, bound: bool,
-                                  args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    stream = _open_stream(plan, ctx, bound, args, kwargs)
+                                  args: tuple[Any, ...], kwargs: dict[str, Any], stream: _Stream | None = None) -> Any:
+    if stream is None:
+        stream = _open_stream(plan, ctx, bound, args, kwargs)
     append = stream.chunks.append
     asend = agen.asend
     left = 1
@@ -477,6 +481,8 @@ def traced(func: F, spec: SpanSpec) -> F:
                 plan.fail(span, exc)
                 raise
             _detach(token)
+            if _STREAMS.get(type(result)) is not False and _produced(result, args, kwargs):
+                return _returned_stream(plan, span, inputs, result)
             try:
                 plan.close(span, inputs, result)
             except Exception as exc:  # noqa: BLE001
@@ -484,6 +490,49 @@ def traced(func: F, spec: SpanSpec) -> F:
             return result
 
     return _Traced(func, wrapper)  # type: ignore[return-value]
+
+
+_STREAMS: dict[type, bool] = {types.GeneratorType: True, types.AsyncGeneratorType: True}
+"""Result types that are streams: generators, async generators, and built-in iterators (map, filter, zip, iter(...),
+itertools), which have no API beyond iteration, so the traced generator that replaces them changes nothing the
+caller can use. Other types are looked up once (see `_produced`)."""
+_ITERATOR_MODULES = ("builtins", "itertools")
+
+
+def _produced(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether a result is a stream the call produced (not one of its arguments handed back); learns result types."""
+    kind = type(result)
+    known = _STREAMS.get(kind)
+    if known is None:
+        known = kind.__module__ in _ITERATOR_MODULES and hasattr(kind, "__next__")
+        if len(_STREAMS) < 4096:
+            _STREAMS[kind] = known
+        if not known:
+            return False
+    return known and all(result is not arg for arg in args) and all(result is not arg for arg in kwargs.values())
+
+
+def _iterate(iterator: Any) -> Any:
+    """A built-in iterator as a generator (send, throw and close then behave as on any generator)."""
+    return (yield from iterator)
+
+
+def _returned_stream(plan: _Plan, span: Any, inputs: Any, result: Any) -> Any:
+    """A stream returned by a callable that is not a generator function (a method wrapped by another decorator, a
+    `functools.wraps` wrapper, MLflow's `@mlflow.trace`): the stream treatment of SPEC 3.3 in the span opened for the
+    call, whose parent is the context the call was made in."""
+    try:
+        ctx = contextvars.copy_context()
+        ctx.run(_attach, _in_context(span))
+        stream = _Stream(plan, span, inputs)
+    except Exception as exc:  # noqa: BLE001
+        report("starting a span", exc)
+        end_span(span)
+        return result
+    if type(result) is types.AsyncGeneratorType:
+        return _traced_async_generator(plan, result, ctx, False, (), {}, stream)
+    generator = result if type(result) is types.GeneratorType else _iterate(result)
+    return _traced_generator(plan, generator, ctx, False, (), {}, stream)
 
 
 def _is_plain_function(func: Any) -> bool:
@@ -517,6 +566,8 @@ def _traced_function(plan: _Plan, func: Callable[..., Any]) -> Callable[..., Any
             fail(span, exc)
             raise
         _detach(token)
+        if _STREAMS.get(type(result)) is not False and _produced(result, args, kwargs):
+            return _returned_stream(plan, span, inputs, result)
         try:
             close(span, inputs, result)
         except RecursionError:
@@ -552,6 +603,8 @@ def trace(
     capture_inputs: bool = True,
     capture_outputs: bool = True,
     retriever_schema: str | None = None,
+    description: str | None = None,
+    parameters: Mapping[str, Any] | str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -565,6 +618,8 @@ def trace(
     capture_inputs: bool = True,
     capture_outputs: bool = True,
     retriever_schema: str | None = None,
+    description: str | None = None,
+    parameters: Mapping[str, Any] | str | None = None,
 ) -> Any:
     """Trace every call of a function, method, coroutine or (async) generator as a span.
 
@@ -581,6 +636,11 @@ def trace(
         capture_inputs: record `input.value` (False keeps arguments out of the span).
         capture_outputs: record `output.value` (and documents).
         retriever_schema: the schema name of a RETRIEVER or RERANKER span named otherwise.
+        description: a TOOL's description (default: the docstring), as `tool.description`.
+        parameters: a TOOL's parameters as a JSON schema (default: built from the signature), as `tool.parameters`.
+
+    A callable that is not a generator function but returns a generator, async generator or built-in iterator it
+    produced (a method wrapped by another decorator, a `functools.wraps` wrapper) is traced as a stream too.
     """
     spec = SpanSpec(
         name=name,
@@ -592,5 +652,5 @@ def trace(
         retriever_schema=retriever_schema,
     )
     if func is not None:
-        return traced(func, spec)
-    return lambda target: traced(target, spec)
+        return traced(func, tool_spec(spec, func, description, parameters))
+    return lambda target: traced(target, tool_spec(spec, target, description, parameters))

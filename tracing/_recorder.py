@@ -202,6 +202,10 @@ class Recorder:
         if not failed:
             span.set_status(_OK)
 
+    def set_status(self, span: Span, code: StatusCode, description: str | None = None) -> None:
+        """Set a span's status; an ERROR's description with value patterns redacted."""
+        span.set_status(Status(code, self.text(description) if description and code is StatusCode.ERROR else None))
+
     def set_cancelled(self, span: Span) -> None:
         """Mark a span whose task was cancelled."""
         span.set_attribute(keys.STREAM_CANCELLED, True)

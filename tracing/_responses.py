@@ -183,10 +183,8 @@ def create_annotation_added(item_id: str, annotation: dict[str, Any], annotation
 
 
 def create_text_output_item(text: str, id: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An assistant message output item holding ``text`` (and its ``annotations`` when given)."""
-    content: dict[str, Any] = {"text": text, "type": "output_text"}
-    if annotations is not None:
-        content["annotations"] = annotations
+    """An assistant message output item holding ``text`` and its ``annotations`` (``[]`` by default, as MLflow's)."""
+    content: dict[str, Any] = {"text": text, "type": "output_text", "annotations": annotations or []}
     return {"id": id, "content": [content], "role": "assistant", "type": "message"}
 
 

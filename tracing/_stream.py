@@ -119,7 +119,7 @@ class _ItemSlot:
             return base
         return {
             "id": self.item_id,
-            "content": [{"text": text, "type": "output_text"}],
+            "content": [{"text": text, "type": "output_text", "annotations": []}],
             "role": "assistant",
             "type": "message",
         }

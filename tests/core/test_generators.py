@@ -230,7 +230,7 @@ def test_output_reducer_and_non_text_chunks(spans):
 def test_long_stream_is_folded_and_counted(spans):
     @tracing.trace
     def many():
-        for i in range(5000):
+        for _ in range(5000):
             yield "x"
 
     assert sum(1 for _ in many()) == 5000

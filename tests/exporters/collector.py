@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import socket
 import threading
 import time
 import zlib
@@ -92,11 +90,3 @@ def collector() -> Iterator[Collector]:
     server = Collector()
     yield server
     server.stop()
-
-
-@contextlib.contextmanager
-def refused_port() -> Iterator[int]:
-    """A loopback port that refuses every connection while the block runs: bound (nobody else can take it), never listening."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]

@@ -84,12 +84,16 @@ def test_queue_overflow_is_counted_and_logged(tmp_path: Path, caplog: pytest.Log
 
     fifo = tmp_path / "blocked.fifo"
     os.mkfifo(fifo)
-    # Opening a FIFO for writing blocks until a reader comes: the export worker is stuck, the queue fills.
+    # Writing more than a pipe holds (64 KiB) to a FIFO nobody reads blocks: the worker is stuck in its first batch
+    # of 5 spans of 100 KB each, the queue fills.
     processor = batch_processor(FileSpanExporter(fifo), max_queue_size=20, max_export_batch_size=5, schedule_delay_millis=60_000)
     provider = provider_with(processor.exporter, processor=lambda _: processor)
     before = error_counts().get("span queue", 0)
+    tracer = provider.get_tracer("tests.exporters")
     with caplog.at_level(logging.WARNING):
-        write_tree(provider, traces=100)
+        for index in range(300):
+            with tracer.start_as_current_span(f"span-{index}", attributes={"pad": "x" * 100_000}):
+                pass
     assert isinstance(processor, CountingBatchSpanProcessor)
     assert processor.dropped_spans == 300 - 20 - 5  # 5 taken by the stuck worker, 20 queued
     assert error_counts()["span queue"] - before == processor.dropped_spans

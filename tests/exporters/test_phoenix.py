@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from exporters import FileSpanExporter, batch_processor, exporter_from_uri
-from exporters.tracefiles import read_spans
 from exporters.cli import main
+from exporters.tracefiles import read_spans
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers.phoenix import PhoenixServer
 

@@ -14,8 +14,9 @@ from exporters import FileSpanExporter
 from exporters.cli import main
 from exporters.tracefiles import read_spans
 from exporters.tracefiles.push import push
-from tests.exporters.collector import Collector, refused_port
+from tests.exporters.collector import Collector
 from tests.exporters.helpers import provider_with, write_tree
+from tests.servers import refused_port
 from tests.servers.oteltap import OtelTap, attributes_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -102,19 +102,14 @@ def cases(interop_python: Path) -> dict[str, list[Any]]:
     return interop.run_script(PARITY_SCRIPT)
 
 
-ANNOTATIONS = pytest.mark.xfail(
-    strict=True,
-    reason="needs create_text_output_item with annotations: [] as MLflow's, which waits for tracing/_stream.py to build "
-    "delta-made message items with annotations: [] too (else the stream aggregates no longer equal the items)",
-)
 HELPERS = [
-    pytest.param("create_text_output_item", marks=ANNOTATIONS), "create_text_output_item_annotated", "create_annotation_added",
+    "create_text_output_item", "create_text_output_item_annotated", "create_annotation_added",
     "create_annotation_added_index", "create_text_delta", "create_reasoning_item", "create_function_call_item",
     "create_function_call_output_item", "prep_msgs_for_cc_llm_dicts", "prep_msgs_for_cc_llm_models",
-    pytest.param("output_to_responses_items_stream", marks=ANNOTATIONS),
-    pytest.param("output_to_responses_items_stream_text", marks=ANNOTATIONS), "output_to_responses_items_stream_empty",
-    pytest.param("responses_agent_output_reducer", marks=ANNOTATIONS),
-    pytest.param("responses_agent_output_reducer_events", marks=ANNOTATIONS),
+    "output_to_responses_items_stream",
+    "output_to_responses_items_stream_text", "output_to_responses_items_stream_empty",
+    "responses_agent_output_reducer",
+    "responses_agent_output_reducer_events",
 ]
 NAMES = [case if isinstance(case, str) else case.values[0] for case in HELPERS]
 

@@ -15,7 +15,6 @@ import pytest
 from tests.servers import interop
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
-NEEDS_DETECTION = pytest.mark.xfail(strict=True, reason="needs call-time stream detection in _decorator")
 
 STREAM_SCRIPT = r'''
 import functools, json
@@ -80,7 +79,6 @@ def streams(interop_python: Path) -> dict[str, Any]:
     return interop.run_script(STREAM_SCRIPT)
 
 
-@NEEDS_DETECTION
 def test_tracing_an_mlflow_agents_predict_stream_follows_the_stream(streams: dict[str, Any]) -> None:
     span = streams["spans"]["predict_stream"][0]
     assert span["chunks"] == 3
@@ -89,7 +87,6 @@ def test_tracing_an_mlflow_agents_predict_stream_follows_the_stream(streams: dic
     assert retriever["parent_id"] == span["span_id"]
 
 
-@NEEDS_DETECTION
 def test_tracing_a_functools_wrapped_generator_method_follows_the_stream(streams: dict[str, Any]) -> None:
     span = streams["spans"]["stream"][0]
     assert span["chunks"] == 2

@@ -85,14 +85,15 @@ def test_an_unknown_schema_name_is_reported_and_shapes_are_recognised(spans) -> 
     assert tracing.error_counts()["retriever schema lookup"] == 1
 
 
-def test_a_generator_output_is_not_consumed(spans) -> None:
+def test_an_iterator_output_is_not_consumed_by_tracing_and_its_rows_become_documents(spans) -> None:
     @tracing.trace(span_type="RETRIEVER")
     def search() -> Any:
-        return iter([{"id": "1", "text": "hello"}])
+        return iter([{"id": "1", "text": "hello"}, {"id": "2", "text": "world"}])
 
     rows = search()
-    assert list(rows) == [{"id": "1", "text": "hello"}]
-    assert documents_of(spans.one("search")) == []
+    assert next(rows) == {"id": "1", "text": "hello"}
+    assert list(rows) == [{"id": "2", "text": "world"}]
+    assert documents_of(spans.one("search")) == [{"id": "1", "content": "hello"}, {"id": "2", "content": "world"}]
 
 
 def test_an_exception_in_the_retriever_is_recorded_and_re_raised_unchanged(spans) -> None:

@@ -19,12 +19,6 @@ from tracing._settings import Settings
 
 COLUMNS = ["id", "chunk_id", "text", "body", "page_content", "content", "doc_uri", "url", "source", "score", "title", "metadata", "node", "a.b"]
 MARKER_ROOM = 64
-BYTES_IN_A_MODEL = pytest.mark.known_failures(
-    "serialization",
-    reason="a pydantic model holding bytes that are not UTF-8 (Model(page_content=b'\\xc5')) is counted as a serialization "
-    "failure and recorded as its repr, while the same bytes outside a model are recorded as 'base64:...'",
-)
-
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -101,7 +95,6 @@ def _check_span(span: Any, max_length: int, limit: int, captured: bool = True) -
 
 
 @pytest.mark.provokes_failures("retriever schema lookup")  # retriever_schema="kb" while no schema is registered
-@BYTES_IN_A_MODEL
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(output=outputs, schema=schemas(), max_length=st.integers(min_value=256, max_value=3000), by_name=st.booleans(), capture=st.booleans())
 def test_traced_retriever_returns_its_rows_unchanged_and_the_span_stays_in_limits(
@@ -125,7 +118,6 @@ def test_traced_retriever_returns_its_rows_unchanged_and_the_span_stays_in_limit
     _check_span(span, max_length, limit=1024, captured=capture)
 
 
-@BYTES_IN_A_MODEL
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(candidates=st.lists(rows, max_size=30), output=outputs, schema=schemas(), max_length=st.integers(min_value=256, max_value=2000))
 def test_traced_reranker_returns_its_rows_unchanged_and_the_span_stays_in_limits(
