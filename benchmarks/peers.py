@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import re
 import subprocess
 import sys
 import venv
@@ -79,9 +80,17 @@ def serving_python(kind: str) -> Path:
     return serving_venv_dir(kind) / "bin" / "python"
 
 
+def _project_dependencies() -> list[str]:
+    """The project's runtime dependencies as pyproject.toml lists them (comments and layout aside)."""
+    text = (REPO_ROOT / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", text, re.S | re.M)
+    return sorted(re.findall(r'"([^"]+)"', re.sub(r"#[^\n]*", "", block.group(1) if block else text)))
+
+
 def _serving_stamp(kind: str) -> str:
-    # pyproject.toml's hash, not the checkout's path: serve.py puts the running checkout first on PYTHONPATH
-    project = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    # the project's dependencies, not the checkout's path: serve.py puts the running checkout first on PYTHONPATH,
+    # so an environment is reinstalled only when the pins or the dependencies change
+    project = hashlib.sha256("\n".join(_project_dependencies()).encode()).hexdigest()[:16]
     return " ".join(SERVING[kind] + SERVER_PACKAGES) + f" + project {project}"
 
 
