@@ -247,19 +247,21 @@ class CountingBatchSpanProcessor(SpanProcessor):
 
     def _work(self) -> None:
         while True:
-            self._wake.wait(self._delay_s)
+            woken = self._wake.wait(self._delay_s)
             self._wake.clear()
             asked = self._flush_asked
-            self._export_queued()
+            # Woken by a full batch: export full batches only (as the SDK's processor does), so that a busy
+            # service sends few large requests; on the timer, a flush or shutdown: everything queued.
+            self._export_queued(drain=not woken or asked > self._flush_done or self._stopped)
             with self._cond:
                 self._flush_done = max(self._flush_done, asked)
                 self._cond.notify_all()
                 if (self._stopped and not self._queue) or self._abandoned:
                     return
 
-    def _export_queued(self) -> None:
+    def _export_queued(self, drain: bool = True) -> None:
         queue = self._queue
-        while queue and not self._abandoned:
+        while queue and not self._abandoned and (drain or len(queue) >= self._batch_size):
             with self._cond:
                 batch = [queue.popleft() for _ in range(min(self._batch_size, len(queue)))]
                 self._in_flight = len(batch)
