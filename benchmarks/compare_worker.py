@@ -29,17 +29,17 @@ REQUEST = {"input": [{"role": "user", "content": "stream"}], "context": {"conver
 KB_WORDS = "bike frame wheel battery charge return refund warranty shipping brake chain gear saddle tyre pedal".split()
 
 
-def rows() -> list[dict[str, Any]]:
-    """The retrieval result: DOCUMENTS rows of DOCUMENT_SIZE characters of text."""
+def rows(documents: int = DOCUMENTS, size: int = DOCUMENT_SIZE) -> list[dict[str, Any]]:
+    """The retrieval result: `documents` rows of `size` characters of text."""
     generator = random.Random(7)
     result = []
-    for index in range(DOCUMENTS):
+    for index in range(documents):
         text = ""
-        while len(text) < DOCUMENT_SIZE:
+        while len(text) < size:
             text += generator.choice(KB_WORDS) + " "
-        result.append({"chunk_id": f"doc-{index:04d}", "text": text[:DOCUMENT_SIZE],
+        result.append({"chunk_id": f"doc-{index:04d}", "text": text[:size],
                        "doc_uri": f"https://kb.example/articles/{index}", "title": f"Article {index}",
-                       "score": round(1 - index / DOCUMENTS, 4)})
+                       "score": round(1 - index / documents, 4)})
     return result
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+
+from compare_worker import rows  # the same rows as compare.py (benchmarks/ is this script's folder)
 
 DOCUMENTS = 10
 DOCUMENT_SIZE = 1024
@@ -31,23 +32,9 @@ DELTAS = 200
 QUERY = "how do I return a bike?"
 ORDER = "A-1001"
 WORDS = [f"w{i} " for i in range(DELTAS)]
-KB_WORDS = "bike frame wheel battery charge return refund warranty shipping brake chain gear saddle tyre pedal".split()
 
 
-def _rows() -> list[dict[str, Any]]:
-    generator = random.Random(7)
-    result = []
-    for index in range(DOCUMENTS):
-        text = ""
-        while len(text) < DOCUMENT_SIZE:
-            text += generator.choice(KB_WORDS) + " "
-        result.append({"chunk_id": f"doc-{index:04d}", "text": text[:DOCUMENT_SIZE],
-                       "doc_uri": f"https://kb.example/articles/{index}", "title": f"Article {index}",
-                       "score": round(1 - index / DOCUMENTS, 4)})
-    return result
-
-
-ROWS = _rows()
+ROWS = rows(DOCUMENTS, DOCUMENT_SIZE)
 
 
 def search(query: str) -> list[dict[str, Any]]:
