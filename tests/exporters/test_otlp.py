@@ -16,6 +16,7 @@ from exporters import CountingBatchSpanProcessor, FileSpanExporter, ResilientExp
 from exporters.tracefiles import read_spans
 from tests.exporters.helpers import provider_with, write_tree
 from tests.servers.oteltap import OtelTap, attributes_of
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("form", ["otlp+http://127.0.0.1:{port}", "http://127.0.0.1:{port}/v1/traces"])
@@ -94,6 +95,8 @@ def test_queue_overflow_is_counted_and_logged(tmp_path: Path, caplog: pytest.Log
         for index in range(300):
             with tracer.start_as_current_span(f"span-{index}", attributes={"pad": "x" * 100_000}):
                 pass
+            if index == 4:  # a full batch: the worker takes it and blocks on the FIFO before the queue fills
+                wait_until(lambda: not processor._queue, timeout_s=30, message="the export worker took the first batch")
     assert isinstance(processor, CountingBatchSpanProcessor)
     assert processor.dropped_spans == 300 - 20 - 5  # 5 taken by the stuck worker, 20 queued
     assert error_counts()["span queue"] - before == processor.dropped_spans
