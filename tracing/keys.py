@@ -152,8 +152,3 @@ class SpanType(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def document_key(prefix: str, index: int, suffix: str) -> str:
-    """`{prefix}.{index}.{suffix}`: a per-document key such as retrieval.documents.0.document.id."""
-    return f"{prefix}.{index}.{suffix}"
