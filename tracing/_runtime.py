@@ -441,18 +441,25 @@ def shutdown(timeout_s: float = SHUTDOWN_TIMEOUT_S) -> None:
     """Flush and stop the pipeline within `timeout_s` (spans left undelivered then are counted); the next traced call
     sets up the default again. Spans still running end into nothing: they are counted as dropped."""
     with _lock:
-        pipeline = state.pipeline
-        provider = state.provider
-        if provider is not None and not state.owned and provider in _fanouts:
-            _fanouts[provider].pipeline = None
-        state.tracer = None
-        state.provider = None
-        state.pipeline = None
-        state.owned = False
-        state.forked = False
-        state.generation += 1
+        pipeline = _forget_pipeline(forked=False)
         if pipeline is not None:
             pipeline.retire(time.monotonic() + timeout_s)
+
+
+def _forget_pipeline(*, forked: bool) -> Any:
+    """Take the active pipeline out of use (the next traced call sets one up again) and return it; a forked child
+    keeps knowing whether the provider was ours, to rebuild the same kind of pipeline."""
+    pipeline = state.pipeline
+    provider = state.provider
+    if provider is not None and not state.owned and provider in _fanouts:
+        _fanouts[provider].pipeline = None
+    state.tracer = None
+    state.provider = None
+    state.pipeline = None
+    state.owned = state.owned and forked
+    state.forked = forked
+    state.generation += 1
+    return pipeline
 
 
 def late_dropped() -> int:
@@ -490,18 +497,10 @@ def _after_fork_in_child() -> None:
     """The child starts with fresh locks and, on its first span, its own pipeline built from the same settings."""
     global _lock
     _lock = threading.RLock()
-    pipeline = state.pipeline
-    if pipeline is None:
+    if state.pipeline is None:
         return
-    pipeline.abandon()
-    provider = state.provider
-    if provider is not None and not state.owned and provider in _fanouts:
-        _fanouts[provider].pipeline = None
-    state.pipeline = None
-    state.tracer = None
-    state.provider = None
-    state.forked = True
-    state.generation += 1
+    state.pipeline.abandon()
+    _forget_pipeline(forked=True)
 
 
 class _MultiprocessingHook:
