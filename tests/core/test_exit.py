@@ -9,10 +9,8 @@ import gc
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 import tracing
 from exporters.tracefiles import read_spans
 from tests.capture import attrs
+from tests.exporters.collector import HangingCollector
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,32 +104,10 @@ def test_spans_and_open_streams_are_flushed_at_exit_as_cancelled_with_their_part
     assert "Failed to detach context" not in run.stderr
 
 
-class _Hanging:
-    """A collector on 127.0.0.1 that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.accepted.append(self.server.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.server.close()
-        for connection in self.accepted:
-            connection.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["otlp+http", "otlp"])
 def test_exit_with_a_collector_that_never_answers_ends_within_its_bound(tmp_path: Path, scheme: str) -> None:
-    hanging = _Hanging()
+    hanging = HangingCollector()
     try:
         started = time.monotonic()
         run = subprocess.run([sys.executable, str(_script(tmp_path, OPEN_AT_EXIT)), f"{scheme}://127.0.0.1:{hanging.port}"],

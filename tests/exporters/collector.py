@@ -1,8 +1,10 @@
-"""A small real OTLP/HTTP receiver on 127.0.0.1 (http.server in a thread) that can answer 413, 429 or 503 on cue."""
+"""Real receivers on 127.0.0.1 for the tests: an OTLP/HTTP receiver (http.server in a thread) that can answer 413,
+429 or 503 on cue, and a collector that accepts connections and never answers."""
 
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 import zlib
@@ -90,3 +92,31 @@ def collector() -> Iterator[Collector]:
     server = Collector()
     yield server
     server.stop()
+
+
+class HangingCollector:
+    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._accepted: list[socket.socket] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            self._accepted.append(connection)
+
+    def close(self) -> None:
+        """Stop accepting and close every connection (the client's pending request then fails at once)."""
+        self._closed = True
+        self._server.close()
+        for connection in self._accepted:
+            connection.close()
+        self._thread.join(timeout=10)

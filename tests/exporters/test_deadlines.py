@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,40 +17,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 import tracing
 from exporters import CountingBatchSpanProcessor
+from tests.exporters.collector import HangingCollector
 from tests.servers import refused_port
 from tests.waiting import wait_until
 from tracing import _runtime
 
 FLUSH_TIMEOUT_S = 2.0
 BOUND_S = 2 * FLUSH_TIMEOUT_S  # "returns within 2x its timeout": a generous margin, not a speed measurement
-
-
-class HangingCollector:
-    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._accepted: list[socket.socket] = []
-        self._closed = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                connection, _ = self._server.accept()
-            except OSError:
-                return
-            self._accepted.append(connection)
-
-    def close(self) -> None:
-        """Stop accepting and close every connection (the client's pending request then fails at once)."""
-        self._closed = True
-        self._server.close()
-        for connection in self._accepted:
-            connection.close()
-        self._thread.join(timeout=10)
 
 
 class StatusCollector:
