@@ -9,29 +9,25 @@ the `interop_python` fixture installs it when missing.
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import textwrap
-import venv
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_DIR = REPO_ROOT / ".cache" / "venvs" / "interop"
+from benchmarks.venvs import REPO_ROOT, VENVS, cached_venv, is_cached, project_stamp
+
+VENV_DIR = VENVS / "interop"
 PACKAGES = [
     "mlflow==3.17.2",  # the version benchmarks/peers.py pins, so pip's cache serves both
     "openai==3.54.0",
     "openinference-instrumentation-openai==0.1.66",
 ]
 RESULT_PREFIX = "INTEROP-RESULT "
-_MARKER = VENV_DIR / ".installed"
 
 
 def python() -> Path:
@@ -40,38 +36,19 @@ def python() -> Path:
 
 
 def _stamp() -> str:
-    """What the environment holds: the pinned packages and this project's dependencies (as pyproject.toml says).
-
-    Not the checkout's path: `run_script` puts the running checkout first on PYTHONPATH, so one environment serves
-    every checkout (worktrees, CI's fresh clone) and is reinstalled only when the pins or dependencies change.
-    """
-    project = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    return " ".join(PACKAGES) + f" + project {project}"
+    """The pinned packages and this project's dependencies, not the checkout's path: `run_script` puts the running
+    checkout first on PYTHONPATH, so one environment serves every checkout (worktrees, CI's fresh clone)."""
+    return " ".join(PACKAGES) + " + " + project_stamp()
 
 
 def is_installed() -> bool:
     """Whether the pinned packages and this project are installed in the cached environment."""
-    try:
-        return _MARKER.read_text().strip() == _stamp() and python().exists()
-    except OSError:
-        return False
+    return is_cached(VENV_DIR, _stamp())
 
 
 def install() -> Path:
     """Install the pinned packages and this project (editable) into the cached environment unless already there."""
-    VENV_DIR.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV_DIR.parent / ".interop.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not is_installed():
-            print(f"installing {' '.join(PACKAGES)} into {VENV_DIR} ...", file=sys.stderr, flush=True)
-            venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
-            subprocess.run(
-                [str(python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                 *PACKAGES, "-e", str(REPO_ROOT)],
-                check=True,
-            )
-            _MARKER.write_text(_stamp())
-    return python()
+    return cached_venv(VENV_DIR, PACKAGES, _stamp(), editable=True)
 
 
 def run_script(source: str, *, env: dict[str, str] | None = None, timeout: float = 240.0) -> Any:

@@ -7,12 +7,10 @@ was taken by the time Phoenix bound it) and stops it by process id.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
 import sys
-import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,17 +18,16 @@ from typing import Any
 import pytest
 import requests
 
+from benchmarks.venvs import VENVS, cached_venv, is_cached
 from tests.servers import free_port, port_open
 from tests.waiting import wait_until
 
 PHOENIX_VERSION = "20.26.1"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_DIR = REPO_ROOT / ".cache" / "venvs" / "phoenix"
+VENV_DIR = VENVS / "phoenix"
 STARTUP_TIMEOUT_S = 180.0
 BIND_ATTEMPTS = 5
 PORT_TAKEN = ("address already in use", "Failed to bind to address")
 """What Phoenix logs before exiting when its HTTP (uvicorn) or gRPC port is taken."""
-_MARKER = VENV_DIR / ".installed"
 
 
 def phoenix_executable() -> Path:
@@ -40,25 +37,12 @@ def phoenix_executable() -> Path:
 
 def is_installed() -> bool:
     """Whether the pinned Phoenix version is installed in the cached virtual environment."""
-    try:
-        return _MARKER.read_text().strip() == PHOENIX_VERSION and phoenix_executable().exists()
-    except OSError:
-        return False
+    return is_cached(VENV_DIR, PHOENIX_VERSION)
 
 
 def install() -> Path:
     """Install the pinned arize-phoenix into the cached virtual environment unless already there."""
-    VENV_DIR.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV_DIR.parent / ".phoenix.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not is_installed():
-            venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
-            subprocess.run(
-                [str(VENV_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", f"arize-phoenix=={PHOENIX_VERSION}"],
-                check=True,
-            )
-            _MARKER.write_text(PHOENIX_VERSION)
+    cached_venv(VENV_DIR, [f"arize-phoenix=={PHOENIX_VERSION}"], PHOENIX_VERSION, editable=False)
     return phoenix_executable()
 
 
