@@ -189,8 +189,8 @@ def _ours(endpoint: str) -> Tracer:
     return Ours()
 
 
-def _openinference(endpoint: str) -> Tracer:
-    """OpenInference's OITracer decorators; @tracer.llm is the one that follows a generator."""
+def openinference_provider(endpoint: str) -> Any:
+    """OpenInference's TracerProvider exporting OTLP/HTTP to `endpoint` through a BatchSpanProcessor."""
     from openinference.instrumentation import TracerProvider
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
@@ -198,6 +198,19 @@ def _openinference(endpoint: str) -> Tracer:
 
     provider = TracerProvider(resource=Resource.create({"service.name": "openinference"}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    return provider
+
+
+def mlflow_to_otlp(endpoint: str) -> None:
+    """Route MLflow's spans to `endpoint` over OTLP/HTTP (through its endpoint variables; before importing mlflow)."""
+    os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = endpoint
+    os.environ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf"
+    os.environ["OTEL_SERVICE_NAME"] = "mlflow"
+
+
+def _openinference(endpoint: str) -> Tracer:
+    """OpenInference's OITracer decorators; @tracer.llm is the one that follows a generator."""
+    provider = openinference_provider(endpoint)
     tracer = provider.get_tracer("bench")
 
     def predict_stream() -> Iterator[Any]:
@@ -221,9 +234,7 @@ def _openinference(endpoint: str) -> Tracer:
 
 def _mlflow(endpoint: str) -> Tracer:
     """MLflow's @mlflow.trace and ResponsesAgent, exporting OTLP/HTTP through the endpoint variables."""
-    os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = endpoint
-    os.environ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf"
-    os.environ["OTEL_SERVICE_NAME"] = "mlflow"
+    mlflow_to_otlp(endpoint)
     import mlflow
     from mlflow.entities import SpanType
     from mlflow.pyfunc import ResponsesAgent

@@ -17,14 +17,13 @@ event loop (it does no I/O), as an async view of it would; the tracers decorate 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from compare_worker import rows  # the same rows as compare.py (benchmarks/ is this script's folder)
+from compare_worker import mlflow_to_otlp, openinference_provider, rows  # the same rows as compare.py (benchmarks/ is this script's folder)
 
 DOCUMENTS = 10
 DOCUMENT_SIZE = 1024
@@ -163,13 +162,7 @@ def _ours(endpoint: str) -> Tracer:
 
 def _openinference(endpoint: str) -> Tracer:
     """OpenInference's OITracer decorators; @tracer.llm is the one that follows a generator (as compare_worker.py)."""
-    from openinference.instrumentation import TracerProvider
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    provider = TracerProvider(resource=Resource.create({"service.name": "openinference"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    provider = openinference_provider(endpoint)
     tracer = provider.get_tracer("bench")
     retrieve = tracer.retriever(name="kb")(search)
     tool = tracer.tool(name="lookup_order")(lookup_order)
@@ -192,9 +185,7 @@ def _openinference(endpoint: str) -> Tracer:
 
 def _mlflow(endpoint: str) -> Tracer:
     """MLflow's ResponsesAgent and @mlflow.trace, exporting OTLP/HTTP through the endpoint variables (as compare_worker.py)."""
-    os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = endpoint
-    os.environ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf"
-    os.environ["OTEL_SERVICE_NAME"] = "mlflow"
+    mlflow_to_otlp(endpoint)
     import mlflow
     from mlflow.entities import SpanType
     from mlflow.pyfunc import ResponsesAgent
