@@ -231,6 +231,11 @@ async def async_generator(x: int) -> AsyncIterator[int]:
     yield x + 1
 
 
+@tracing.trace
+def returned_stream(x: int) -> Iterator[int]:
+    return map(lambda value: value + 1, [x])
+
+
 async def _drain(stream: AsyncIterator[int]) -> list[int]:
     return [item async for item in stream]
 
@@ -251,6 +256,7 @@ KINDS: dict[str, Any] = {
     "coroutine": lambda: asyncio.run(coroutine(1)),
     "generator": lambda: next(iter(list(generator(1)))),
     "async generator": lambda: asyncio.run(_drain(async_generator(1)))[0],
+    "returned stream": lambda: list(returned_stream(1))[0],
     "start_span": _start_span,
     "agent": lambda: int(list(StreamingAgent().predict_stream({"input": [{"role": "user", "content": "x"}]}))[0].delta),
 }
