@@ -25,10 +25,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import exporters
-from exporters import GuardedExporter, _processor
+from exporters import GuardedExporter, _processor, _sampling
 from tracing._errors import logger, report
 from tracing._recorder import Recorder
-from tracing._settings import DEFAULT_TRACE_FILE, Settings, resolve
+from tracing._settings import DEFAULT_TRACE_FILE, Sampling, Settings, resolve
 from tracing._version import __version__
 
 INSTRUMENTATION_NAME = "agent-tracing"
@@ -75,11 +75,16 @@ class _Pipeline(SpanProcessor):
     spans that still start or end here go to the active pipeline, or are counted as dropped; `retire` waits for the
     spans already inside to pass before it drains, so reconfiguring under load loses no span uncounted."""
 
-    def __init__(self, processors: Sequence[SpanProcessor]) -> None:
+    def __init__(self, processors: Sequence[SpanProcessor], sampling: Sampling | None = None,
+                 previous: _Pipeline | None = None) -> None:
         self.processors = list(processors)
         self.multi = SynchronousMultiSpanProcessor()
         for processor in self.processors:
             self.multi.add_span_processor(processor)
+        self.sampler = None if sampling is None else _sampling.TailSampler(self.multi, **sampling.model_dump())
+        self.entry: SpanProcessor = self.multi if self.sampler is None else self.sampler
+        if self.sampler is not None and previous is not None and previous.sampler is not None:
+            self.sampler.take_over(previous.sampler)
         self.retired = False
         self.forked_at: int | None = None
         self._entered = itertools.count()
@@ -93,7 +98,7 @@ class _Pipeline(SpanProcessor):
                 if active is not None:
                     active.on_start(span, parent_context)
             else:
-                self.multi.on_start(span, parent_context=parent_context)
+                self.entry.on_start(span, parent_context=parent_context)
         finally:
             next(self._left)
 
@@ -111,7 +116,7 @@ class _Pipeline(SpanProcessor):
             if self.retired:
                 self.late(span)
             else:
-                self.multi.on_end(span)
+                self.entry.on_end(span)
         finally:
             next(self._left)
 
@@ -119,6 +124,8 @@ class _Pipeline(SpanProcessor):
         """A span ending after this pipeline was retired: to the active pipeline, or counted as dropped."""
         if self.forked_at is not None and (span.start_time or 0) < self.forked_at:
             return  # started before fork: the parent's copy of this span is exported by the parent
+        if self.sampler is not None and self.sampler.decision(span) is False:
+            return  # its trace was dropped by tail sampling (counted there)
         active = _successor(self)
         if active is not None:
             active.on_end(span)
@@ -128,7 +135,7 @@ class _Pipeline(SpanProcessor):
         report("span ended after shutdown", SpanAfterShutdown("a span ended after tracing.shutdown(); it is dropped and counted"))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.multi.force_flush(timeout_millis)
+        return self.entry.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
         self.retire(time.monotonic() + SHUTDOWN_TIMEOUT_S)
@@ -139,6 +146,8 @@ class _Pipeline(SpanProcessor):
             return
         self.retired = True
         self._quiet(deadline)
+        if self.sampler is not None:
+            self.sampler.settle()
         processors, self.processors = self.processors, []
         kept = {id(processor) for processor in keep}
         ours = [p for p in processors if isinstance(p, _processor.CountingBatchSpanProcessor) and id(p) not in kept]
@@ -160,6 +169,8 @@ class _Pipeline(SpanProcessor):
         """In a forked child: spans started before the fork are the parent's; nothing inherited is flushed or closed."""
         self.forked_at = time.time_ns()
         self.retired = True
+        if self.sampler is not None:
+            self.sampler.abandon()
         for processor in self.processors:
             if isinstance(processor, _processor.CountingBatchSpanProcessor):
                 processor.abandon()
@@ -291,7 +302,7 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     global_provider = trace.get_tracer_provider()
     if isinstance(global_provider, TracerProvider):
         provider = global_provider
-        pipeline = _Pipeline(processors)
+        pipeline = _Pipeline(processors, settings.sampling, previous)
         fanout = _fanouts.get(provider)
         if fanout is None:
             fanout = _fanouts[provider] = _Fanout()
@@ -302,7 +313,7 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
         if not processors:
             processors = [_batch(GuardedExporter(exporters.FileSpanExporter(DEFAULT_TRACE_FILE)))]
             _announce_default()
-        pipeline = _Pipeline(processors)
+        pipeline = _Pipeline(processors, settings.sampling, previous)
         provider.add_span_processor(pipeline)
         if explicit and isinstance(global_provider, trace.ProxyTracerProvider):
             trace.set_tracer_provider(_GlobalProvider())
@@ -372,6 +383,7 @@ def configure(
     max_attribute_length: int | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
     flush_on_signals: bool | None = None,
+    sampling: Mapping[str, Any] | bool | None = None,
 ) -> TracerProvider:
     """Set up (or replace) the tracing pipeline and return its TracerProvider.
 
@@ -392,6 +404,9 @@ def configure(
         resource_attributes: more resource attributes.
         flush_on_signals: True installs a SIGTERM handler that flushes (then does what the previous handler did);
             off by default, a library installs no signal handler unasked.
+        sampling: tail sampling, `{"ratio", "keep_errors", "keep_slower_than_ms", "max_spans", "max_bytes"}`: traces
+            with an ERROR span or a local root at least that slow are kept whole, the rest at `ratio` by trace id
+            (False switches off sampling set in the config or environment).
     """
     settings = resolve(
         {
@@ -404,6 +419,7 @@ def configure(
             "max_attribute_length": max_attribute_length,
             "resource_attributes": resource_attributes,
             "flush_on_signals": flush_on_signals,
+            "sampling": sampling,
         },
         config,
     )

@@ -22,6 +22,8 @@ AttributeScalar = str | bool | int | float
 
 ENV_PREFIX = "AGENT_TRACING_"
 DEFAULT_TRACE_FILE = "traces/traces.jsonl"
+DEFAULT_SAMPLING_MAX_SPANS = 10_000
+DEFAULT_SAMPLING_MAX_BYTES = 64 * 1024 * 1024
 
 
 class Redaction(BaseModel):
@@ -45,6 +47,20 @@ class Redaction(BaseModel):
         return patterns
 
 
+class Sampling(BaseModel):
+    """Tail sampling: traces with an ERROR span (`keep_errors`) or a local root lasting at least
+    `keep_slower_than_ms` are kept whole, the rest at `ratio` by trace id; undecided traces wait in a buffer of at
+    most `max_spans` spans and about `max_bytes` bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    keep_errors: bool = True
+    keep_slower_than_ms: float | None = Field(default=None, ge=0.0)
+    max_spans: int = Field(default=DEFAULT_SAMPLING_MAX_SPANS, ge=1)
+    max_bytes: int = Field(default=DEFAULT_SAMPLING_MAX_BYTES, ge=1)
+
+
 class Settings(BaseModel):
     """The resolved configuration of agent-tracing."""
 
@@ -62,6 +78,14 @@ class Settings(BaseModel):
     span_attribute_count_limit: int | None = Field(default=None, ge=0)
     otlp_protocol: Literal["grpc", "http/protobuf", "http/json"] = "http/protobuf"
     flush_on_signals: bool = False
+    sampling: Sampling | None = None
+
+    @field_validator("sampling", mode="before")
+    @classmethod
+    def _sampling_switch(cls, value: Any) -> Any:
+        if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "off", "no", "0", "none")):
+            return None
+        return Sampling() if value is True else value
 
     @field_validator("exporters", mode="before")
     @classmethod
@@ -109,6 +133,8 @@ _ENV_FIELDS = {
     "STREAM_CHUNK_EVENTS": "stream_chunk_events",
     "FLUSH_ON_SIGNALS": "flush_on_signals",
 }
+_SAMPLING_ENV_FIELDS = ("RATIO", "KEEP_ERRORS", "KEEP_SLOWER_THAN_MS", "MAX_SPANS", "MAX_BYTES")
+"""AGENT_TRACING_SAMPLING_<FIELD>: any of them set turns tail sampling on."""
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -116,6 +142,11 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {
         field: environ[ENV_PREFIX + key] for key, field in _ENV_FIELDS.items() if environ.get(ENV_PREFIX + key)
     }
+    sampling = {
+        key.lower(): environ[f"{ENV_PREFIX}SAMPLING_{key}"] for key in _SAMPLING_ENV_FIELDS if environ.get(f"{ENV_PREFIX}SAMPLING_{key}")
+    }
+    if sampling:
+        layer["sampling"] = sampling
     protocol = (environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or environ.get(OTEL_EXPORTER_OTLP_PROTOCOL) or "").strip()
     if protocol:
         layer["otlp_protocol"] = protocol
@@ -174,4 +205,18 @@ def resolve(arguments: Mapping[str, Any], config: Mapping[str, Any] | str | os.P
     _check(from_config, source)
     given = {key: value for key, value in arguments.items() if value is not None}
     _check(given, "configure()")
-    return Settings.model_validate({**env, **from_config, **given})
+    merged = {**env, **from_config, **given}
+    if "sampling" in merged:
+        merged["sampling"] = _merged_sampling([layer.get("sampling") for layer in (env, from_config, given)])
+    return Settings.model_validate(merged)
+
+
+def _merged_sampling(layers: list[Any]) -> Any:
+    """Tail-sampling fields merged across layers (a later layer overrides field by field; off switches it off)."""
+    fields: dict[str, Any] | None = None
+    for value in layers:
+        if value is None:
+            continue
+        value = Settings.model_validate({"sampling": value}).sampling
+        fields = None if value is None else {**(fields or {}), **value.model_dump(exclude_unset=True)}
+    return fields
