@@ -17,6 +17,7 @@ demo: $(VENV)/.installed
 servers: $(VENV)/.installed
 	$(BIN)/python -m tests.servers.phoenix --install
 	$(BIN)/python -m tests.servers.interop --install
+	$(BIN)/python -m tests.servers.instrumentors --install
 
 test: servers
 	$(BIN)/python -m pytest

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from exporters.evaluation.dataset import iter_retrievals, write_retrievals
+from exporters.cli.errors import UsageError
+from exporters.evaluation.dataset import URI_FIELDS, iter_retrievals, without_uri, write_retrievals
 from exporters.evaluation.ground_truth import load_ground_truth
-from exporters.evaluation.metrics import DEFAULT_KS, evaluate, parse_ks, parse_threshold, write_json
-from exporters.evaluation.report_text import print_table
+from exporters.evaluation.metrics import DEFAULT_KS, Evaluation, evaluate, parse_ks, parse_threshold, write_json
+from exporters.evaluation.report_text import listed, names_and_counts, print_table, without_uri_warning
 from exporters.tracefiles.reader import TraceFileError
 
 
@@ -31,9 +32,21 @@ def retrievals_command(args: argparse.Namespace) -> int:
     with _progress() as on_progress:
         rows = iter_retrievals(args.files, top_level_only=args.top_level_only, include_content=not args.no_content, on_progress=on_progress,
                                require_spans=True)
-        count = write_retrievals(rows, args.output)
+        missing: dict[str, int] = {}
+        count = write_retrievals(_counting_without_uri(rows, missing), args.output)
     print(f"wrote {count} retriever spans to {args.output}", file=sys.stderr)
+    if missing:
+        print(f"agent-tracing retrievals: warning: {sum(missing.values())} of {count} retriever spans have documents but no document URI "
+              f"(metadata {', '.join(URI_FIELDS)}): {names_and_counts(missing)}", file=sys.stderr)
     return 0
+
+
+def _counting_without_uri(rows: Iterator[dict[str, Any]], missing: dict[str, int]) -> Iterator[dict[str, Any]]:
+    """The rows unchanged; those with documents but no URI counted into `missing` by retriever name."""
+    for row in rows:
+        if without_uri(row):
+            missing[row["retriever"]] = missing.get(row["retriever"], 0) + 1
+        yield row
 
 
 def evaluate_args(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +60,8 @@ def evaluate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT.json", help="write the aggregate and per-row metrics as JSON")
     parser.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     parser.add_argument("--top-level-only", action="store_true", help="skip retriever spans nested inside another retriever span")
+    parser.add_argument("--retriever", action="append", default=[], metavar="NAME",
+                        help="evaluate only this retriever (gen_ai.data_source.id, else the span name), repeatable")
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -61,7 +76,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         def spool_row(row: dict[str, Any]) -> None:
             spool.write(json.dumps(row, ensure_ascii=False) + "\n")
 
-        evaluation = evaluate(rows, truth, ks, on_row=spool_row if args.output else None)
+        evaluation = evaluate(rows, truth, ks, retrievers=args.retriever, on_row=spool_row if args.output else None)
+        _check_retrievers(args.retriever, evaluation)
         if args.output:
             spool.seek(0)
             write_json(evaluation, args.output, spool)
@@ -70,11 +86,22 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
         write_html(evaluation, args.html)
     print_table(evaluation)
+    warning = without_uri_warning(evaluation)
+    if warning:
+        print(f"agent-tracing evaluate: warning: {warning}", file=sys.stderr)
     failed = [(name, value, evaluation.aggregate[name]) for name, value in thresholds if (evaluation.aggregate[name] or 0.0) < value]
     for name, value, actual in failed:
         shown = "no scored rows" if actual is None else f"{actual:.3f}"
         print(f"agent-tracing evaluate: check failed: {name} = {shown} < {value:g}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_retrievers(names: list[str], evaluation: Evaluation) -> None:
+    """Refuse a --retriever name that no row of the files has, listing the names found."""
+    unknown = [name for name in dict.fromkeys(names) if name not in evaluation.found]
+    if not unknown:
+        return
+    raise UsageError(f"--retriever {listed(unknown)}: no such retriever in the files; found: {listed(sorted(evaluation.found)) or 'no retriever spans'}")
 
 
 def _check_files(paths: list[str]) -> None:

@@ -31,6 +31,9 @@ _DOCUMENT_FIELDS = {keys.DOCUMENT_ID: "id", keys.DOCUMENT_CONTENT: "content", ke
 _DOCUMENT_PREFIX = keys.RETRIEVAL_DOCUMENTS + "."
 _DOCUMENT_KEY = re.compile(rf"^{re.escape(_DOCUMENT_PREFIX)}(\d+)\.({'|'.join(map(re.escape, _DOCUMENT_FIELDS))})$")
 _QUERY_KEYS = ("query", "question", "q", "query_str", "text", "prompt")
+URI_FIELDS = (keys.MLFLOW_DOC_URI, "source", "file_path", "url")
+"""Metadata fields that give a document's URI, first found first: ours and MLflow's `doc_uri`, then what LangChain
+(`source`) and LlamaIndex (`file_path`) loaders record, then `url`."""
 _PROGRESS_EVERY = 10_000
 _NOT_JSON = object()
 
@@ -124,7 +127,11 @@ def _decoded(record: SpanRecord) -> Any:
 
 
 def _query(record: SpanRecord) -> str | None:
+    """The retriever's query from input.value: text as it is, a JSON object's query field or only text, other JSON as text."""
+    raw = record.attributes.get(keys.INPUT_VALUE)
     value = _decoded(record)
+    while isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), dict):
+        value = next(iter(value.values()))  # one argument holding the query, such as LlamaIndex's {"query_bundle": {...}}
     if isinstance(value, dict):
         named = next((value[key] for key in _QUERY_KEYS if isinstance(value.get(key), str)), None)
         if named is not None:
@@ -132,8 +139,10 @@ def _query(record: SpanRecord) -> str | None:
         texts = [item for item in value.values() if isinstance(item, str)]
         if len(texts) == 1:
             return texts[0]
-    if value is None or isinstance(value, str):
+    if isinstance(value, str) or value is None and raw is None:
         return value
+    if isinstance(raw, str) and not isinstance(value, (dict, list)):
+        return raw  # a query such as "42" or "null" is text that happens to parse as JSON
     return _dumps(value)
 
 
@@ -148,11 +157,11 @@ def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]
     for index in sorted(found):
         fields = found[index]
         metadata = _json_object(fields.get("metadata"))
-        entries.append((fields.get("id"), metadata.pop(keys.MLFLOW_DOC_URI, None), fields.get("score"), fields.get("content"), metadata))
+        entries.append((fields.get("id"), _doc_uri(metadata), fields.get("score"), fields.get("content"), metadata))
     for item in _output_documents(record, len(entries))[len(entries):]:
-        metadata = dict(item.get(keys.MLFLOW_DOC_METADATA) or {})
+        metadata = _json_object(item.get(keys.MLFLOW_DOC_METADATA))
         metadata.pop(keys.MLFLOW_CHUNK_ID, None)
-        entries.append((item.get("id"), metadata.pop(keys.MLFLOW_DOC_URI, None), None, item.get(keys.MLFLOW_PAGE_CONTENT), metadata))
+        entries.append((item.get("id"), _doc_uri(metadata), None, item.get(keys.MLFLOW_PAGE_CONTENT), metadata))
     return [
         {"rank": rank, "id": identifier, "doc_uri": doc_uri, "score": score, "content": content if include_content else None, "metadata": metadata}
         for rank, (identifier, doc_uri, score, content, metadata) in enumerate(entries, start=1)
@@ -160,8 +169,32 @@ def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]
 
 
 def _json_object(value: Any) -> dict[str, Any]:
-    decoded = _loads(value) if isinstance(value, str) else None
-    return decoded if isinstance(decoded, dict) else {}
+    """A metadata object: a JSON object's text decoded, a mapping copied; anything else is empty."""
+    decoded = _loads(value) if isinstance(value, str) else value
+    return dict(decoded) if isinstance(decoded, dict) else {}
+
+
+def _doc_uri(metadata: dict[str, Any]) -> str | None:
+    """The first URI_FIELDS value that is non-blank text; `doc_uri` leaves the metadata, the writers' own fields stay."""
+    for name in URI_FIELDS:
+        value = metadata.get(name)
+        if isinstance(value, str) and value.strip():
+            if name == keys.MLFLOW_DOC_URI:
+                del metadata[name]
+            return value
+    return None
+
+
+def is_retriever(record: SpanRecord) -> bool:
+    """Whether a span is a retriever: our span type, or the OpenInference kind whoever wrote it."""
+    kind = keys.SpanType.RETRIEVER.value
+    return record.span_type == kind or record.attributes.get(keys.SPAN_KIND) == kind
+
+
+def without_uri(row: dict[str, Any]) -> bool:
+    """Whether a retrieval row holds documents but not one document URI (it cannot score above 0)."""
+    documents = row.get("documents") or []
+    return bool(documents) and all(not isinstance(d, dict) or d.get("doc_uri") is None for d in documents)
 
 
 def _output_documents(record: SpanRecord, known: int) -> list[dict[str, Any]]:
@@ -217,7 +250,7 @@ def iter_retrievals(
         spans += 1
         if on_progress is not None and spans % _PROGRESS_EVERY == 0:
             on_progress(spans, rows)
-        retriever = record.span_type == keys.SpanType.RETRIEVER.value
+        retriever = is_retriever(record)
         trace_id = record.trace_id
         if trace_id in roots:
             if retriever:

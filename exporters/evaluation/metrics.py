@@ -92,23 +92,66 @@ def _recall_steps(retrieved: Sequence[str | None], relevant: Collection[str], de
 
 
 @dataclass
+class Tally:
+    """What a group of scored rows (all of them, or one retriever's) adds up to."""
+
+    scored: int = 0
+    unmatched_rows: int = 0
+    rows_without_uri: int = 0
+    documents_without_uri: int = 0
+    sums: dict[str, float] = field(default_factory=dict)
+    matched: set[int] = field(default_factory=set)
+
+    def add(self, index: int, metrics: dict[str, float], retrieved: Sequence[str | None]) -> None:
+        """Count one row scored against ground-truth entry `index`."""
+        self.scored += 1
+        self.matched.add(index)
+        missing = retrieved.count(None)
+        self.documents_without_uri += missing
+        self.rows_without_uri += int(bool(retrieved) and missing == len(retrieved))
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+
+    def aggregate(self, ks: Sequence[int]) -> dict[str, float | None]:
+        """The mean of each metric over the scored rows (None when no row matched)."""
+        return {name: (self.sums.get(name, 0.0) / self.scored if self.scored else None) for name in metric_names(ks)}
+
+    def counts(self, ground_truth_rows: int) -> dict[str, int]:
+        """Rows scored, rows without ground truth, ground-truth rows without a retrieval, rows and documents without a URI."""
+        return {
+            "scored_rows": self.scored,
+            "unmatched_rows": self.unmatched_rows,
+            "ground_truth_rows": ground_truth_rows,
+            "unmatched_ground_truth": ground_truth_rows - len(self.matched),
+            "rows_without_uri": self.rows_without_uri,
+            "documents_without_uri": self.documents_without_uri,
+        }
+
+
+@dataclass
 class Evaluation:
-    """Averaged metrics, match counts, the recall@k curve and the worst rows of an evaluation."""
+    """Averaged metrics and counts, overall and by retriever, the recall@k curve and the worst rows of an evaluation."""
 
     ks: tuple[int, ...]
     ground_truth_path: str
-    scored: int = 0
-    unmatched_rows: int = 0
     ground_truth_rows: int = 0
-    unmatched_ground_truth: int = 0
-    sums: dict[str, float] = field(default_factory=dict)
+    overall: Tally = field(default_factory=Tally)
+    retrievers: dict[str, Tally] = field(default_factory=dict)
+    """Tallies by retriever name (at most MAX_RETRIEVERS names, the rest under OTHER_RETRIEVERS), of the rows evaluated."""
+    found: dict[str, int] = field(default_factory=dict)
+    """Rows by retriever name read from the files, evaluated or not (at most MAX_RETRIEVERS names)."""
     recall_steps: list[float] = field(default_factory=list)
     worst: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def scored(self) -> int:
+        """Rows scored."""
+        return self.overall.scored
+
+    @property
     def aggregate(self) -> dict[str, float | None]:
         """The mean of each metric over the scored rows (None when no row matched)."""
-        return {name: (self.sums.get(name, 0.0) / self.scored if self.scored else None) for name in metric_names(self.ks)}
+        return self.overall.aggregate(self.ks)
 
     @property
     def recall_curve(self) -> list[float | None]:
@@ -123,13 +166,18 @@ class Evaluation:
         return curve
 
     def counts(self) -> dict[str, int]:
-        """Rows scored, retrieval rows without ground truth, ground-truth rows without a retrieval."""
-        return {
-            "scored_rows": self.scored,
-            "unmatched_rows": self.unmatched_rows,
-            "ground_truth_rows": self.ground_truth_rows,
-            "unmatched_ground_truth": self.unmatched_ground_truth,
-        }
+        """Rows scored, retrieval rows without ground truth, ground-truth rows without a retrieval, rows and documents without a URI."""
+        return self.overall.counts(self.ground_truth_rows)
+
+    def by_retriever(self) -> dict[str, dict[str, Any]]:
+        """Each retriever's {"aggregate", "counts"}, by name."""
+        return {name: {"aggregate": tally.aggregate(self.ks), "counts": tally.counts(self.ground_truth_rows)}
+                for name, tally in sorted(self.retrievers.items())}
+
+
+MAX_RETRIEVERS = 1_000
+"""Retriever names tallied apart; rows of further names count under OTHER_RETRIEVERS (memory stays bounded)."""
+OTHER_RETRIEVERS = "(other retrievers)"
 
 
 def evaluate(
@@ -137,25 +185,33 @@ def evaluate(
     ground_truth: GroundTruth,
     ks: Sequence[int] = DEFAULT_KS,
     *,
+    retrievers: Collection[str] = (),
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> Evaluation:
-    """Score every retrieval row that matches the ground truth; each scored row goes to on_row, only sums and the worst rows are kept."""
+    """Score every retrieval row that matches the ground truth, overall and by retriever; each scored row goes to on_row,
+    only sums and the worst rows are kept. `retrievers`: only rows of these retriever names are evaluated (all when empty)."""
     ks = tuple(sorted(set(ks)))
     depth = max(ks)
-    result = Evaluation(ks=ks, ground_truth_path=ground_truth.path, ground_truth_rows=len(ground_truth.entries), )
-    matched: set[int] = set()
+    wanted = set(retrievers)
+    result = Evaluation(ks=ks, ground_truth_path=ground_truth.path, ground_truth_rows=len(ground_truth.entries))
     worst: list[tuple[tuple[float, float, float], int, dict[str, Any]]] = []
     for row in rows:
+        name = str(row.get("retriever"))
+        if name in result.found or len(result.found) < MAX_RETRIEVERS or name in wanted:
+            result.found[name] = result.found.get(name, 0) + 1
+        if wanted and name not in wanted:
+            continue
+        tally = _tally(result, name)
         index = ground_truth.match(row)
         if index is None:
-            result.unmatched_rows += 1
+            result.overall.unmatched_rows += 1
+            tally.unmatched_rows += 1
             continue
-        matched.add(index)
         expectation = ground_truth.entries[index]
         retrieved = [_uri(document) for document in row.get("documents") or ()]
         metrics = retrieval_metrics(retrieved, expectation.doc_uris, ks)
-        for name, value in metrics.items():
-            result.sums[name] = result.sums.get(name, 0.0) + value
+        result.overall.add(index, metrics, retrieved)
+        tally.add(index, metrics, retrieved)
         for rank in _recall_steps(retrieved, expectation.doc_uris, depth):
             if rank >= len(result.recall_steps):
                 result.recall_steps.extend([0.0] * (rank + 1 - len(result.recall_steps)))
@@ -170,7 +226,6 @@ def evaluate(
             "expected": list(expectation.doc_uris),
             "metrics": metrics,
         }
-        result.scored += 1
         if on_row is not None:
             on_row(scored)
         badness = (-metrics[f"recall@{depth}"], -metrics["mrr"], -metrics[f"ndcg@{depth}"])
@@ -179,9 +234,18 @@ def evaluate(
             heapq.heappush(worst, entry)
         else:
             heapq.heappushpop(worst, entry)
-    result.unmatched_ground_truth = len(ground_truth.entries) - len(matched)
     result.worst = [entry[2] for entry in sorted(worst, reverse=True)]
     return result
+
+
+def _tally(result: Evaluation, name: str) -> Tally:
+    """The retriever's tally, made on its first row; past MAX_RETRIEVERS names, the shared OTHER_RETRIEVERS one."""
+    tally = result.retrievers.get(name)
+    if tally is None:
+        if len(result.retrievers) >= MAX_RETRIEVERS:
+            name = OTHER_RETRIEVERS
+        tally = result.retrievers.setdefault(name, Tally())
+    return tally
 
 
 def _uri(document: Any) -> str | None:
@@ -191,10 +255,11 @@ def _uri(document: Any) -> str | None:
 
 
 def write_json(evaluation: Evaluation, path: str | os.PathLike[str], rows: Iterable[str]) -> None:
-    """Write {"aggregate", "k", "counts", "rows"} (SPEC 6) with rows given as JSON texts, so they need not all be in memory."""
+    """Write {"aggregate", "k", "counts", "retrievers", "rows"} (SPEC 6) with rows given as JSON texts, so they need not all be in memory."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    head = {"aggregate": evaluation.aggregate, "k": list(evaluation.ks), "counts": evaluation.counts()}
+    head = {"aggregate": evaluation.aggregate, "k": list(evaluation.ks), "counts": evaluation.counts(),
+            "retrievers": evaluation.by_retriever()}
     with target.open("w", encoding="utf-8") as out:
         out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": [')
         for number, text in enumerate(rows):

@@ -1,4 +1,4 @@
-"""A self-contained HTML report of an evaluation: aggregate table, recall@k curve (inline SVG), worst queries."""
+"""A self-contained HTML report of an evaluation: aggregate table, rows without a URI, metrics by retriever, recall@k curve (inline SVG), worst queries."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from exporters.evaluation.dataset import URI_FIELDS
 from exporters.evaluation.metrics import Evaluation
 
 _AT_K = ("precision", "recall", "hit_rate", "ndcg")
@@ -32,12 +33,15 @@ def render_html(evaluation: Evaluation) -> str:
         f'<p>{counts["scored_rows"]} retriever rows scored against <code>{escape(evaluation.ground_truth_path)}</code>; '
         f'{counts["unmatched_rows"]} rows without ground truth; '
         f'{counts["unmatched_ground_truth"]} of {counts["ground_truth_rows"]} ground-truth rows without a retrieval.</p>',
+        _without_uri(counts),
         "<h2>Averages</h2>",
         "<table><tr><th>k</th>" + "".join(f"<th>{m}@k</th>" for m in _AT_K) + "</tr>",
     ]
     for k in evaluation.ks:
         parts.append(f"<tr><td class=n>{k}</td>" + "".join(f"<td class=n>{_number(aggregate[f'{m}@{k}'])}</td>" for m in _AT_K) + "</tr>")
     parts.append(f"</table><p>MRR <b>{_number(aggregate['mrr'])}</b></p>")
+    parts.append(f"<h2>By retriever (metrics @{max(evaluation.ks)})</h2>")
+    parts.append(_retrievers(evaluation))
     parts.append("<h2>Recall@k</h2>")
     parts.append(_curve(evaluation.recall_curve))
     parts.append(f"<h2>Worst queries (by recall@{max(evaluation.ks)}, then MRR)</h2>")
@@ -55,6 +59,31 @@ def write_html(evaluation: Evaluation, path: str | os.PathLike[str]) -> None:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _without_uri(counts: dict[str, int]) -> str:
+    """The paragraph on scored rows whose documents had no URI (they score 0), or nothing when every row had one."""
+    if not counts["documents_without_uri"]:
+        return ""
+    return (f'<p class="miss">{counts["rows_without_uri"]} scored rows had documents but no document URI and score 0; '
+            f'{counts["documents_without_uri"]} documents in scored rows had no URI '
+            f'(looked for in metadata {escape(", ".join(URI_FIELDS))}).</p>')
+
+
+def _retrievers(evaluation: Evaluation) -> str:
+    """A table with one line per retriever: rows scored, unmatched and without a URI, the metrics at the largest k."""
+    depth = max(evaluation.ks)
+    names = (*(f"{m}@{depth}" for m in _AT_K[:3]), "mrr", f"ndcg@{depth}")
+    lines = ["<table><tr><th>retriever</th><th>rows scored</th><th>without ground truth</th><th>without a URI</th>"
+             + "".join(f"<th>{name}</th>" for name in names) + "</tr>"]
+    for name, tally in sorted(evaluation.retrievers.items()):
+        aggregate = tally.aggregate(evaluation.ks)
+        lines.append(
+            f"<tr><td>{escape(name)}</td><td class=n>{tally.scored}</td><td class=n>{tally.unmatched_rows}</td>"
+            f"<td class=n>{tally.rows_without_uri}</td>" + "".join(f"<td class=n>{_number(aggregate[metric])}</td>" for metric in names) + "</tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines) if evaluation.retrievers else '<p class="muted">No retriever row was read.</p>'
 
 
 def _curve(points: list[float | None]) -> str:
@@ -87,7 +116,8 @@ def _curve(points: list[float | None]) -> str:
 def _worst(rows: list[dict[str, Any]], depth: int) -> str:
     if not rows:
         return '<p class="muted">No row was scored.</p>'
-    lines = [f"<table><tr><th>request</th><th>trace</th><th>recall@{depth}</th><th>MRR</th><th>retrieved doc_uris</th><th>expected doc_uris</th></tr>"]
+    lines = [f"<table><tr><th>request</th><th>retriever</th><th>trace</th><th>recall@{depth}</th><th>MRR</th>"
+             "<th>retrieved doc_uris</th><th>expected doc_uris</th></tr>"]
     for row in rows:
         expected = set(row["expected"])
         found = {uri for uri in row["retrieved"] if uri in expected}
@@ -96,7 +126,7 @@ def _worst(rows: list[dict[str, Any]], depth: int) -> str:
         ) or '<li class="muted">nothing retrieved</li>'
         wanted = "".join(f'<li class="{"hit" if uri in found else "miss"}">{escape(uri)}</li>' for uri in row["expected"])
         lines.append(
-            f"<tr><td>{escape(str(row['request']))}</td><td><code>{escape(str(row['trace_id']))}</code></td>"
+            f"<tr><td>{escape(str(row['request']))}</td><td>{escape(str(row['retriever']))}</td><td><code>{escape(str(row['trace_id']))}</code></td>"
             f"<td class=n>{_number(row['metrics'][f'recall@{depth}'])}</td><td class=n>{_number(row['metrics']['mrr'])}</td>"
             f"<td><ul>{retrieved}</ul></td><td><ul>{wanted}</ul></td></tr>"
         )

@@ -62,7 +62,8 @@ def test_table_json_and_counts(traced: tuple[Path, Path], tmp_path: Path) -> Non
     assert list(report["aggregate"]) == list(EXPECTED)
     assert report["aggregate"] == pytest.approx(EXPECTED)
     assert report["k"] == [1, 3]
-    assert report["counts"] == {"scored_rows": 3, "unmatched_rows": 1, "ground_truth_rows": 4, "unmatched_ground_truth": 1}
+    assert report["counts"] == {"scored_rows": 3, "unmatched_rows": 1, "ground_truth_rows": 4, "unmatched_ground_truth": 1,
+                                "rows_without_uri": 0, "documents_without_uri": 0}
     by_request = {row["request"]: row for row in report["rows"]}
     returns = by_request["How do I return a bike?"]
     assert returns["retrieved"] == [KB + "shipping", KB + "returns", KB + "returns"]
@@ -102,7 +103,8 @@ def test_trace_id_matching_and_csv_ground_truth(traced: tuple[Path, Path], tmp_p
 
     assert completed.returncode == 0, completed.stderr
     report = json.loads(out.read_text())
-    assert report["counts"] == {"scored_rows": 2, "unmatched_rows": 2, "ground_truth_rows": 2, "unmatched_ground_truth": 0}
+    assert report["counts"] == {"scored_rows": 2, "unmatched_rows": 2, "ground_truth_rows": 2, "unmatched_ground_truth": 0,
+                                "rows_without_uri": 0, "documents_without_uri": 0}
     assert {row["request"]: row["metrics"]["recall@1"] for row in report["rows"]} == {"What are your opening hours?": 1.0, "Where is my order?": 0.5}
 
 
@@ -187,5 +189,6 @@ def test_the_rag_example_scores_against_its_ground_truth(tmp_path: Path) -> None
 
     assert completed.returncode == 0, completed.stderr
     report = json.loads(out.read_text())
-    assert report["counts"] == {"scored_rows": 10, "unmatched_rows": 0, "ground_truth_rows": 10, "unmatched_ground_truth": 0}
+    assert report["counts"] == {"scored_rows": 10, "unmatched_rows": 0, "ground_truth_rows": 10, "unmatched_ground_truth": 0,
+                                "rows_without_uri": 0, "documents_without_uri": 0}
     assert report["aggregate"]["hit_rate@5"] == 1.0

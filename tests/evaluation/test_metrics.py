@@ -67,7 +67,8 @@ def test_rows_are_averaged_and_unmatched_counted_on_both_sides(tmp_path: Path) -
         {"trace_id": "3" * 32, "request": "not in the ground truth", "documents": [{"doc_uri": "a"}]},
     ]
     result = evaluate(rows, load_ground_truth(truth_path), ks=(1, 2))
-    assert result.counts() == {"scored_rows": 2, "unmatched_rows": 1, "ground_truth_rows": 3, "unmatched_ground_truth": 1}
+    assert result.counts() == {"scored_rows": 2, "unmatched_rows": 1, "ground_truth_rows": 3, "unmatched_ground_truth": 1,
+                               "rows_without_uri": 0, "documents_without_uri": 0}
     assert result.aggregate["precision@1"] == 1.0
     assert result.aggregate["precision@2"] == pytest.approx((1 / 2 + 1) / 2)
     assert result.aggregate["recall@1"] == pytest.approx((1 + 1 / 2) / 2)

@@ -1,0 +1,97 @@
+"""OpenInference's real LangChain and LlamaIndex instrumentors, for the tests that read spans other writers made.
+
+The frameworks and their instrumentors live in one cached virtual environment, `.cache/venvs/instrumentors`, with
+this project installed editable beside them; tests run a script there in a subprocess (`run_script`).
+`python -m tests.servers.instrumentors --install` installs it (`make test` does); the `instrumentors_python`
+fixture installs it when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.venvs import REPO_ROOT, VENVS, cached_venv, is_cached, project_stamp
+
+VENV_DIR = VENVS / "instrumentors"
+PACKAGES = [
+    "langchain-core==1.7.0",  # 1.7.3 and later require a certifi newer than the package index here holds
+    "openinference-instrumentation-langchain==0.1.80",
+    "llama-index-core==0.14.25",
+    "openinference-instrumentation-llama-index==4.6.1",
+]
+RESULT_PREFIX = "INSTRUMENTORS-RESULT "
+
+
+def python() -> Path:
+    """The interpreter of the cached virtual environment."""
+    return VENV_DIR / "bin" / "python"
+
+
+def _stamp() -> str:
+    """The pinned packages and this project's dependencies (not the checkout's path: `run_script` puts the running
+    checkout first on PYTHONPATH)."""
+    return " ".join(PACKAGES) + " + " + project_stamp()
+
+
+def is_installed() -> bool:
+    """Whether the pinned packages and this project are installed in the cached environment."""
+    return is_cached(VENV_DIR, _stamp())
+
+
+def install() -> Path:
+    """Install the pinned packages and this project (editable) into the cached environment unless already there."""
+    return cached_venv(VENV_DIR, PACKAGES, _stamp(), editable=True)
+
+
+def run_script(source: str, *, env: dict[str, str] | None = None, timeout: float = 240.0) -> Any:
+    """Run Python source in the instrumentors' environment; return what it printed after RESULT_PREFIX (as JSON).
+
+    A non-zero exit, or no result line, fails the test with the script's output.
+    """
+    with tempfile.TemporaryDirectory(prefix="instrumentors-") as workdir:
+        environment = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "AGENT_TRACING_"))}
+        # LlamaIndex keeps its tokenizer and NLTK caches under these; a fresh folder keeps the run from the network
+        environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", "LLAMA_INDEX_CACHE_DIR": workdir,
+                            "TIKTOKEN_CACHE_DIR": workdir})
+        if env:
+            environment.update(env)
+        completed = subprocess.run(
+            [str(python()), "-c", textwrap.dedent(source)],
+            capture_output=True, text=True, timeout=timeout, env=environment, cwd=workdir,
+        )
+    if completed.returncode != 0:
+        raise AssertionError(f"instrumentors script failed ({completed.returncode}):\n{completed.stderr[-6000:]}")
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    raise AssertionError(f"instrumentors script printed no result:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def instrumentors_python() -> Path:
+    """The cached environment's interpreter (installed on first use)."""
+    return install()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Report or install the instrumentors' environment."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--install", action="store_true", help="install the environment when missing")
+    args = parser.parse_args(argv)
+    if args.install:
+        install()
+    print(f"instrumentors: {'installed' if is_installed() else 'missing'} ({' '.join(PACKAGES)}) {VENV_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
