@@ -1,5 +1,6 @@
 """agent-tracing: trace AI agents with OpenTelemetry."""
 
+from exporters._sampling import sampling_counts
 from tracing._agent import ResponsesAgent, trace_agent
 from tracing._context import (
     suppress_tracing,
@@ -59,6 +60,7 @@ __all__ = [
     "output_to_responses_items_stream",
     "prep_msgs_for_cc_llm",
     "responses_agent_output_reducer",
+    "sampling_counts",
     "set_retriever_schema",
     "shutdown",
     "start_span",
