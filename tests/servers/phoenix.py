@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,18 @@ class PhoenixServer:
             self.process.wait(timeout=20)
         except ProcessLookupError:
             self.process.wait(timeout=20)
+
+
+def indexed(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """Phoenix's flattened `{prefix}.{i}.{rest}` span attributes regrouped per index, in index order: `[{rest: value}]`
+    (a span's documents under `retrieval.documents`, its messages under `llm.input_messages`)."""
+    found: dict[int, dict[str, Any]] = {}
+    for key, value in attributes.items():
+        if key.startswith(f"{prefix}."):
+            index, _, rest = key[len(prefix) + 1 :].partition(".")
+            if index.isdigit():
+                found.setdefault(int(index), {})[rest] = value
+    return [found[index] for index in sorted(found)]
 
 
 def _environment(working_dir: Path, http_port: int, grpc_port: int) -> dict[str, str]:
