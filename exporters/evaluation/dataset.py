@@ -266,6 +266,8 @@ def iter_retrievals(
                 roots.popitem(last=False)
             waiting = pending.pop(trace_id, None)
             if waiting is not None:
+                if retriever:
+                    waiting.retrievers.add(record.span_id)  # a root retriever, as LlamaIndex's retrieve() around _retrieve()
                 for row in _finished(waiting, request, top_level_only):
                     rows += 1
                     yield row

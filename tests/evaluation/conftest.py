@@ -1,4 +1,4 @@
-"""Fixtures of the evaluation tests: tracing configured to a real trace file."""
+"""Fixtures of the evaluation tests: tracing configured to a real trace file; the instrumentors' cached environment."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 import tracing
+from tests.servers.instrumentors import instrumentors_python
+
+__all__ = ["instrumentors_python", "trace_file"]
 
 
 @pytest.fixture
