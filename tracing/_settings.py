@@ -56,7 +56,7 @@ class Sampling(BaseModel):
 
     ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     keep_errors: bool = True
-    keep_slower_than_ms: float | None = Field(default=None, ge=0.0)
+    keep_slower_than_ms: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     max_spans: int = Field(default=DEFAULT_SAMPLING_MAX_SPANS, ge=1)
     max_bytes: int = Field(default=DEFAULT_SAMPLING_MAX_BYTES, ge=1)
 
