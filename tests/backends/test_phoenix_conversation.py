@@ -66,7 +66,7 @@ def test_phoenix_returns_the_llm_span_messages_with_the_parallel_tool_calls(show
     assert [json.loads(a) if isinstance(a, str) else a for a in arguments] == [conversation.WEATHER_ARGUMENTS, conversation.SEARCH_ARGUMENTS]
 
 
-def test_phoenix_returns_the_agentsindexed(shown: dict[str, dict[str, Any]]) -> None:
+def test_phoenix_returns_the_agents_messages(shown: dict[str, dict[str, Any]]) -> None:
     attributes = shown[conversation.AGENT_SPAN]["attributes"]
     sent = indexed(attributes, SpanAttributes.LLM_INPUT_MESSAGES)
     assert [(m.get(MessageAttributes.MESSAGE_ROLE), m.get(MessageAttributes.MESSAGE_CONTENT)) for m in sent] == [
