@@ -120,7 +120,8 @@ def test_rows_without_a_uri_are_counted_and_named(two_retrievers: tuple[Path, Pa
     path, truth = two_retrievers
     out = tmp_path / "eval.json"
 
-    code, stdout, stderr = run("evaluate", path, "--ground-truth", truth, "--k", "2", "-o", out)
+    page = tmp_path / "eval.html"
+    code, stdout, stderr = run("evaluate", path, "--ground-truth", truth, "--k", "2", "-o", out, "--html", page)
 
     assert code == 0, stderr
     report = json.loads(out.read_text())
@@ -134,6 +135,9 @@ def test_rows_without_a_uri_are_counted_and_named(two_retrievers: tuple[Path, Pa
     assert stderr == ("agent-tracing evaluate: warning: 1 of 4 scored retriever rows have documents but no document URI "
                       "(metadata doc_uri, source, file_path, url) and score 0: Bare 1\n")
     assert "scored rows without any document URI: 1 (documents without a URI: 2)" in stdout
+    html = page.read_text()
+    assert "1 scored rows had documents but no document URI and score 0; 2 documents in scored rows had no URI" in html
+    assert "<tr><td>Bare</td><td class=n>2</td><td class=n>1</td><td class=n>1</td><td class=n>0.000</td>" in html
 
     code, _, stderr = run("retrievals", path, "-o", tmp_path / "rows.csv")
     assert code == 0

@@ -33,6 +33,7 @@ def test_the_html_report_escapes_requests_and_doc_uris(tmp_path: Path) -> None:
     with tracer.start_as_current_span("agent", attributes={"input.value": HOSTILE, "input.mime_type": "text/plain"}):
         with tracer.start_as_current_span("search", attributes={
             "openinference.span.kind": "RETRIEVER",
+            "gen_ai.data_source.id": HOSTILE + "retriever",
             "retrieval.documents.0.document.id": "d",
             "retrieval.documents.0.document.metadata": json.dumps({"doc_uri": HOSTILE + "uri"}),
         }):
@@ -50,3 +51,4 @@ def test_the_html_report_escapes_requests_and_doc_uris(tmp_path: Path) -> None:
     assert "script" not in parsed.tags and "img" not in parsed.tags
     text = "".join(parsed.text)
     assert HOSTILE in text and HOSTILE + "uri" in text and HOSTILE + "expected" in text
+    assert text.count(HOSTILE + "retriever") == 2  # the table by retriever and the worst queries
