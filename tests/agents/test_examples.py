@@ -1,9 +1,11 @@
-"""The agent examples run as users run them, with no network, and write the traces they promise."""
+"""The agent examples: run as users run them (no network) they write the traces they promise; run in this process
+under `captured_spans`, their span trees and outputs are the ones they document."""
 
 from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from exporters.tracefiles import read_spans
+from tracing.testing import CapturedSpans
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +27,11 @@ def _run(script: str, tmp_path: Path, env: dict[str, str] | None = None) -> str:
     return completed.stdout
 
 
+def _main(script: str) -> None:
+    """Run an example's main() in this process."""
+    runpy.run_path(str(ROOT / "examples" / script))["main"]()
+
+
 def test_chat_agent_writes_to_the_embedded_default(tmp_path: Path) -> None:
     stdout = _run("chat_agent.py", tmp_path, {"AGENT_TRACING_EXPORTERS": ""})
     assert "tracing records every step" in stdout
@@ -35,31 +43,54 @@ def test_chat_agent_writes_to_the_embedded_default(tmp_path: Path) -> None:
     assert stream.attributes["gen_ai.conversation.id"] == "demo-conversation"
 
 
-@pytest.mark.parametrize(
-    ("script", "expected"),
-    [
-        ("tool_agent.py", {"ToolAgent.predict", "ToolAgent.predict_stream", "get_weather"}),
-        ("chat_completions_agent.py", {"MigratedAgent.predict", "MigratedAgent.predict_stream", "LegacyAgent.stream", "stream"}),
-    ],
-)
-def test_examples_write_to_the_file_given_by_env(tmp_path: Path, script: str, expected: set[str]) -> None:
+def test_an_example_writes_to_the_file_given_by_env(tmp_path: Path) -> None:
     trace_file = tmp_path / "out.jsonl"
-    _run(script, tmp_path, {"AGENT_TRACING_EXPORTERS": f"file://{trace_file}"})
+    assert _run("tool_agent.py", tmp_path, {"AGENT_TRACING_EXPORTERS": f"file://{trace_file}"}).startswith("The weather in Paris")
     spans = list(read_spans(trace_file))
-    assert {span.name for span in spans} == expected
+    assert {span.name for span in spans} == {"ToolAgent.predict", "ToolAgent.predict_stream", "get_weather"}
     assert len({span.trace_id for span in spans}) == 1
+    assert not (tmp_path / "traces").exists()
 
 
-def test_chat_completions_example_turns_every_tool_call_into_an_item(tmp_path: Path) -> None:
-    trace_file = tmp_path / "out.jsonl"
-    _run("chat_completions_agent.py", tmp_path, {"AGENT_TRACING_EXPORTERS": f"file://{trace_file}"})
-    predict = next(span for span in read_spans(trace_file) if span.name == "MigratedAgent.predict")
-    output = json.loads(predict.attributes["output.value"])["output"]
+def test_tool_agent_example_runs_its_tool_inside_its_stream(captured_spans: CapturedSpans, capsys: pytest.CaptureFixture[str]) -> None:
+    _main("tool_agent.py")
+    assert capsys.readouterr().out == "The weather in Paris is sunny, 21 C.\nsources: ['weather://paris']\n"
+    captured_spans.assert_tree("""
+        ToolAgent.predict [AGENT]
+          ToolAgent.predict_stream [AGENT]
+            get_weather [TOOL]
+    """)
+    assert captured_spans.one(type="TOOL").outputs == "sunny, 21 C"
+    assert captured_spans.one(name="ToolAgent.predict").outputs["custom_outputs"] == {"sources": ["weather://paris"]}
+
+
+def test_chat_completions_example_turns_every_tool_call_into_an_item(captured_spans: CapturedSpans) -> None:
+    _main("chat_completions_agent.py")
+    captured_spans.assert_tree("""
+        MigratedAgent.predict [AGENT]
+          MigratedAgent.predict_stream [AGENT]
+            LegacyAgent.stream [AGENT]
+              stream [CHAT_MODEL]
+    """)
+    output = captured_spans.one(name="MigratedAgent.predict").outputs["output"]
     assert [(item["type"], item.get("arguments")) for item in output] == [
         ("message", None),
         ("function_call", '{"city": "Paris"}'),
         ("function_call", '{"city": "Oslo"}'),
     ]
+
+
+def test_chat_agent_example_streams_and_predicts_through_the_same_model_call(captured_spans: CapturedSpans) -> None:
+    _main("chat_agent.py")
+    captured_spans.assert_tree("""
+        ChatAgent.predict_stream [AGENT]
+          generate [CHAT_MODEL]
+        ChatAgent.predict [AGENT]
+          ChatAgent.predict_stream [AGENT]
+            generate [CHAT_MODEL]
+    """)
+    stream = captured_spans.roots()[0]
+    assert stream.stream is not None and stream.stream.chunks > 1 and not stream.stream.cancelled
 
 
 def test_two_process_example_gives_one_trace_across_both_services(tmp_path: Path) -> None:

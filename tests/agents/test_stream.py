@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import tracing
 from tracing._responses import (
     ResponsesAgentStreamEvent,
     create_function_call_item,
@@ -16,6 +18,7 @@ from tracing._responses import (
     create_text_output_item,
 )
 from tracing._stream import StreamAggregator, aggregate_stream
+from tracing.testing import CapturedSpans
 
 
 def test_strings_are_joined() -> None:
@@ -256,3 +259,22 @@ def test_batches_of_any_size_give_the_same_aggregate_as_one_by_one() -> None:
         for start in range(0, len(events), size):
             batched.add_many(events[start:start + size])
         assert batched.result() == expected, size
+
+
+def test_a_traced_stream_records_the_aggregate_of_what_it_yielded(captured_spans: CapturedSpans) -> None:
+    events = [
+        create_text_delta("Bon", "m1"),
+        {"type": "response.output_item.done", "item": create_function_call_item("fc1", "call_1", "get_weather", '{"city": "Paris"}')},
+        create_text_delta("jour", "m1"),
+    ]
+
+    @tracing.trace(span_type="AGENT")
+    def answer() -> Iterator[Any]:
+        yield from events
+
+    assert list(answer()) == events
+    span = captured_spans.one(name="answer", type="AGENT")
+    assert span.outputs == aggregate_stream(events) == {
+        "output": [create_text_output_item("Bonjour", "m1"), create_function_call_item("fc1", "call_1", "get_weather", '{"city": "Paris"}')],
+    }
+    assert span.stream is not None and (span.stream.chunks, span.stream.cancelled) == (3, False)
