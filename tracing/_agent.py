@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
-from tracing import keys
+from tracing import _runtime, keys
 from tracing._decorator import SpanSpec, is_traced, traced
 from tracing._errors import report
 from tracing._mlflow import instrument_mlflow_agent, is_mlflow_agent
@@ -42,17 +43,22 @@ class _AgentMethod(wrapt.FunctionWrapper):
     """An agent entry point: request validated, remote trace continued, call traced as an AGENT span."""
 
 
-def _agent_attributes(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Conversation, session and user of the request (the first argument) as span attributes."""
+_running_agent: ContextVar[str | None] = ContextVar("agent_tracing_running_agent", default=None)
+"""The runtime class of the agent whose entry point is being called (its AGENT span's `gen_ai.agent.name`)."""
+
+
+def _agent_attributes(inputs: dict[str, Any]) -> Mapping[str, Any]:
+    """The agent's runtime class, and the conversation and user of the request (the first argument)."""
     context = get_field(next(iter(inputs.values()), None), "context")
-    attributes: dict[str, Any] = {}
-    conversation_id = get_field(context, "conversation_id")
-    if conversation_id:
-        attributes[keys.GEN_AI_CONVERSATION_ID] = attributes[keys.SESSION_ID] = str(conversation_id)
-    user_id = get_field(context, "user_id")
-    if user_id:
-        attributes[keys.USER_ID] = str(user_id)
-    return attributes
+    return _runtime.state.recorder.agent_attributes(_running_agent.get(), get_field(context, "conversation_id"),
+                                                    get_field(context, "user_id"))
+
+
+def _agent_name(instance: Any) -> str | None:
+    """The name of the class an entry point was called on (an instance's class, or the class of a classmethod)."""
+    if instance is None:
+        return None
+    return (instance if isinstance(instance, type) else type(instance)).__name__
 
 
 def _describe(exc: BaseException) -> str:
@@ -114,13 +120,16 @@ def _in_context(remote: otel_context.Context, call: Callable[[], Any]) -> Any:
         otel_context.detach(token)
 
 
-async def _awaited_in(remote: otel_context.Context, awaitable: Any) -> Any:
-    """Await with a remote trace context attached."""
-    token = otel_context.attach(remote)
+async def _awaited_in(remote: otel_context.Context | None, agent: str | None, awaitable: Any) -> Any:
+    """Await with a remote trace context (when given) attached and the agent's runtime class noted."""
+    token = otel_context.attach(remote) if remote is not None else None
+    running = _running_agent.set(agent)
     try:
         return await awaitable
     finally:
-        otel_context.detach(token)
+        _running_agent.reset(running)
+        if token is not None:
+            otel_context.detach(token)
 
 
 def _remote_parent(request: Any) -> otel_context.Context | None:
@@ -165,12 +174,17 @@ def _entry_layer(
         except Exception as exc:
             report("continuing a trace from custom_inputs", exc)
             remote = None
-        if remote is None:
-            result = wrapped(*args, **kwargs)
-        elif is_coroutine:
-            return _awaited_in(remote, wrapped(*args, **kwargs))
-        else:
-            result = _in_context(remote, lambda: wrapped(*args, **kwargs))
+        agent = _agent_name(instance)
+        if is_coroutine:
+            return _awaited_in(remote, agent, wrapped(*args, **kwargs))
+        running = _running_agent.set(agent)
+        try:
+            if remote is None:
+                result = wrapped(*args, **kwargs)
+            else:
+                result = _in_context(remote, lambda: wrapped(*args, **kwargs))
+        finally:
+            _running_agent.reset(running)
         if convert is not None:
             mode = stream_errors if stream_errors is not None else getattr(instance, "stream_errors", "raise")
             if mode == "event":
@@ -192,7 +206,6 @@ def _instrument(cls: type, name: str, validate: bool, stream_errors: str | None)
         spec = SpanSpec(
             name=f"{cls.__name__}.{name}",
             span_type=keys.SpanType.AGENT.value,
-            attributes={keys.GEN_AI_AGENT_NAME: cls.__name__},
             input_hook=_agent_attributes,
         )
         target = traced(target, spec)

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from tracing import keys
+from tracing import _llm, keys
 from tracing._errors import report
 from tracing._serialize import REDACTED, Serializer, clean
 from tracing._settings import Settings
@@ -25,6 +25,16 @@ _OK = Status(StatusCode.OK)
 _ATTRIBUTES_AFTER_OUTPUT = 16
 _KIND_OF = {SpanType.CHAT_MODEL.value: SpanType.LLM.value}
 _DOCUMENT_TYPES = (SpanType.RETRIEVER.value, SpanType.RERANKER.value)
+_MODEL_TYPES = (SpanType.LLM.value, SpanType.CHAT_MODEL.value)
+_STREAMED_TYPES = (SpanType.AGENT.value, *_MODEL_TYPES)
+_TOOL_KEYS = {
+    "openinference": (keys.TOOL_NAME, keys.TOOL_DESCRIPTION, keys.TOOL_PARAMETERS),
+    "genai": (keys.GEN_AI_OPERATION_NAME, keys.GEN_AI_TOOL_NAME, keys.GEN_AI_TOOL_DESCRIPTION, keys.GEN_AI_TOOL_CALL_ID),
+}
+"""The tool keys `tracing._tools` describes a tool with, by convention: those of a convention not chosen are dropped."""
+_TOOL_CALL_IDS = ("tool_call_id", "call_id")
+_QUERIES = ("query", "question", "query_text")
+_TOP_KS = ("k", "top_k")
 _SCALAR = (str, bool, int, float)
 _STACK_FRAMES = 64
 """The innermost frames of a stack trace recorded (an exception rising through N traced calls would otherwise cost
@@ -109,12 +119,40 @@ class Recorder:
             static[keys.SPAN_KIND] = kind
         if kind != span_type or "openinference" not in conventions:
             static[keys.SPAN_TYPE] = span_type
-        if "genai" in conventions and span_type == SpanType.AGENT.value:
-            static[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_INVOKE_AGENT
-            static[keys.GEN_AI_AGENT_NAME] = span_name(name)
+        if "genai" in conventions:
+            if span_type == SpanType.AGENT.value:
+                static[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_INVOKE_AGENT
+                static[keys.GEN_AI_AGENT_NAME] = span_name(name)
+            elif span_type in _MODEL_TYPES:
+                static[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_CHAT
+            elif span_type == SpanType.TOOL.value:
+                static[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_EXECUTE_TOOL
         if attributes:
-            static.update(self.user_attributes(attributes))
+            static.update(self.tool_keys(self.user_attributes(attributes)))
         return static
+
+    def tool_keys(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Attributes without the tool keys of conventions not chosen (`tracing._tools` describes tools in both)."""
+        for convention, names in _TOOL_KEYS.items():
+            if convention not in self.conventions:
+                for key in names:
+                    attributes.pop(key, None)
+        return attributes
+
+    def agent_attributes(self, agent: str | None, conversation_id: Any, user_id: Any) -> dict[str, Any]:
+        """An AGENT span's agent name (its runtime class), conversation (GenAI and OpenInference) and user."""
+        attributes: dict[str, Any] = {}
+        genai = "genai" in self.conventions
+        if agent and genai:
+            attributes[keys.GEN_AI_AGENT_NAME] = span_name(agent)
+        if conversation_id:
+            conversation = self.text(str(conversation_id))
+            attributes[keys.SESSION_ID] = conversation
+            if genai:
+                attributes[keys.GEN_AI_CONVERSATION_ID] = conversation
+        if user_id:
+            attributes[keys.USER_ID] = self.text(str(user_id))
+        return attributes
 
     def scope_attributes(self, session_id: str | None, user_id: str | None, tags: Sequence[str] | None,
                          metadata: Mapping[str, Any]) -> dict[str, AttributeValue]:
@@ -152,7 +190,10 @@ class Recorder:
             span.set_attributes(self._value(keys.INPUT_VALUE, keys.INPUT_MIME_TYPE, value))
 
     def set_outputs(self, span: Span, span_type: str, name: str, inputs: Any, value: Any, schema: str | None) -> None:
-        """Record a span's output by its type: documents for retrievers and rerankers, else text or JSON."""
+        """Record a span's output by its type: documents for retrievers and rerankers, else text or JSON; and what
+        the span type's conventions read from the inputs and output (model calls, agent turns, tool calls)."""
+        if span_type == SpanType.RETRIEVER.value and "genai" in self.conventions:
+            span.set_attributes(self._retrieval_request(inputs))
         if span_type in _DOCUMENT_TYPES:
             try:
                 self._set_documents(span, span_type, name, inputs, value, schema)
@@ -161,6 +202,106 @@ class Recorder:
                 report("mapping retriever documents", exc)
         if value is not None and self.capture_content:
             span.set_attributes(self._value(keys.OUTPUT_VALUE, keys.OUTPUT_MIME_TYPE, value))
+        if span_type in _MODEL_TYPES:
+            span.set_attributes(self._model_call(inputs, value))
+        elif span_type == SpanType.AGENT.value:
+            if self.capture_content:
+                span.set_attributes(self._agent_turn(inputs, value))
+        elif span_type == SpanType.TOOL.value and "genai" in self.conventions:
+            span.set_attributes(self._tool_call(inputs, value))
+
+    def _retrieval_request(self, inputs: Any) -> dict[str, AttributeValue]:
+        """A retriever's query (content) and how many documents it was asked for, from its arguments."""
+        attributes: dict[str, AttributeValue] = {}
+        if not isinstance(inputs, Mapping):
+            return attributes
+        if self.capture_content:
+            query = next((inputs[name] for name in _QUERIES if isinstance(inputs.get(name), str)), None)
+            if query is not None:
+                attributes[keys.GEN_AI_RETRIEVAL_QUERY_TEXT] = self.text(query)
+        top_k = next((inputs[name] for name in _TOP_KS if type(inputs.get(name)) is int), None)
+        if top_k is not None:
+            attributes[keys.GEN_AI_RETRIEVAL_TOP_K] = top_k
+        return attributes
+
+    def _tool_call(self, inputs: Any, value: Any) -> dict[str, AttributeValue]:
+        """A tool call's id (a tool-call id argument), and with content its arguments and result (GenAI)."""
+        attributes: dict[str, AttributeValue] = {}
+        if isinstance(inputs, Mapping):
+            named = next((name for name in _TOOL_CALL_IDS if isinstance(inputs.get(name), str)), None)
+            if named is not None:
+                attributes[keys.GEN_AI_TOOL_CALL_ID] = self.text(inputs[named])
+            if self.capture_content:
+                arguments = inputs if named is None else {k: v for k, v in inputs.items() if k != named}
+                attributes[keys.GEN_AI_TOOL_CALL_ARGUMENTS] = self.json(arguments)
+        if value is not None and self.capture_content:
+            attributes[keys.GEN_AI_TOOL_CALL_RESULT] = self.text(value) if isinstance(value, str) else self.json(value)
+        return attributes
+
+    def _model_call(self, inputs: Any, value: Any) -> dict[str, AttributeValue]:
+        """An LLM or CHAT_MODEL span's model, parameters, usage and (with content) messages, by convention."""
+        call = _llm.model_call(inputs, value)
+        attributes: dict[str, AttributeValue] = {}
+        content = self.capture_content
+        if "genai" in self.conventions:
+            attributes[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_CHAT
+            for key, text in ((keys.GEN_AI_PROVIDER_NAME, call.provider), (keys.GEN_AI_REQUEST_MODEL, call.request_model),
+                              (keys.GEN_AI_RESPONSE_MODEL, call.response_model),
+                              (keys.GEN_AI_RESPONSE_ID, call.response_id)):
+                if text is not None:
+                    attributes[key] = self.text(text)
+            if call.finish_reasons:
+                attributes[keys.GEN_AI_RESPONSE_FINISH_REASONS] = [self.text(reason) for reason in call.finish_reasons]
+            for key, count in ((keys.GEN_AI_USAGE_INPUT_TOKENS, call.input_tokens),
+                               (keys.GEN_AI_USAGE_OUTPUT_TOKENS, call.output_tokens),
+                               (keys.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, call.cache_read_tokens),
+                               (keys.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, call.reasoning_tokens)):
+                if count is not None:
+                    attributes[key] = count
+            for key, parameter in call.request.items():
+                attributes[key] = [self.text(item) for item in parameter] if isinstance(parameter, list) else parameter
+            if content:
+                for key, listed in ((keys.GEN_AI_SYSTEM_INSTRUCTIONS, call.system),
+                                    (keys.GEN_AI_INPUT_MESSAGES, call.inputs),
+                                    (keys.GEN_AI_OUTPUT_MESSAGES, call.outputs)):
+                    if listed:
+                        attributes[key] = self.json(listed)
+        if "openinference" in self.conventions:
+            model = call.response_model or call.request_model
+            if model is not None:
+                attributes[keys.LLM_MODEL_NAME] = self.text(model)
+            if call.provider is not None:
+                attributes[keys.LLM_PROVIDER] = self.text(call.provider)
+                if call.provider in keys.OPENINFERENCE_SYSTEMS:
+                    attributes[keys.LLM_SYSTEM] = call.provider
+            if call.parameters:
+                attributes[keys.LLM_INVOCATION_PARAMETERS] = self.json(call.parameters)
+            for key, count in ((keys.LLM_TOKEN_COUNT_PROMPT, call.input_tokens),
+                               (keys.LLM_TOKEN_COUNT_COMPLETION, call.output_tokens),
+                               (keys.LLM_TOKEN_COUNT_TOTAL, call.total_tokens),
+                               (keys.LLM_TOKEN_COUNT_CACHE_READ, call.cache_read_tokens),
+                               (keys.LLM_TOKEN_COUNT_REASONING, call.reasoning_tokens)):
+                if count is not None:
+                    attributes[key] = count
+            if content:
+                inputs_ = ([{"role": "system", "parts": call.system}] if call.system else []) + call.inputs
+                _llm.openinference_messages(keys.LLM_INPUT_MESSAGES, inputs_, self.text, self.json, attributes)
+                _llm.openinference_messages(keys.LLM_OUTPUT_MESSAGES, call.outputs, self.text, self.json, attributes)
+        return attributes
+
+    def _agent_turn(self, inputs: Any, value: Any) -> dict[str, AttributeValue]:
+        """An AGENT span's input and output messages, GenAI and OpenInference (content only)."""
+        messages, outputs = _llm.agent_messages(inputs, value)
+        attributes: dict[str, AttributeValue] = {}
+        if "genai" in self.conventions:
+            if messages:
+                attributes[keys.GEN_AI_INPUT_MESSAGES] = self.json(messages)
+            if outputs:
+                attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self.json(outputs)
+        if "openinference" in self.conventions:
+            _llm.openinference_messages(keys.LLM_INPUT_MESSAGES, messages, self.text, self.json, attributes)
+            _llm.openinference_messages(keys.LLM_OUTPUT_MESSAGES, outputs, self.text, self.json, attributes)
+        return attributes
 
     def _value(self, value_key: str, mime_key: str, value: Any) -> dict[str, AttributeValue]:
         """A value and its mime type: text for a string, JSON otherwise."""
@@ -198,6 +339,10 @@ class Recorder:
         attributes: dict[str, Any] = {keys.STREAM_CHUNKS: chunks, keys.STREAM_CANCELLED: cancelled}
         if first_chunk_ms is not None:
             attributes[keys.STREAM_FIRST_CHUNK_MS] = round(first_chunk_ms, 3)
+        if "genai" in self.conventions and _span_type_of(span) in _STREAMED_TYPES:
+            attributes[keys.GEN_AI_REQUEST_STREAM] = True
+            if first_chunk_ms is not None:
+                attributes[keys.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = first_chunk_ms / 1000.0
         span.set_attributes(attributes)
         if not failed:
             span.set_status(_OK)
@@ -227,6 +372,14 @@ class Recorder:
         except Exception:  # noqa: BLE001 - the status above already says it failed
             pass
         span.add_event(keys.EXCEPTION_EVENT, attributes)
+
+
+def _span_type_of(span: Span) -> Any:
+    """The span type a span started with (its own, else its OpenInference kind)."""
+    recorded = getattr(span, "attributes", None)
+    if not recorded:
+        return None
+    return recorded.get(keys.SPAN_TYPE) or recorded.get(keys.SPAN_KIND)
 
 
 def _stack_trace(exc: BaseException) -> str:

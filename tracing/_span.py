@@ -99,8 +99,13 @@ class Span:
     def set_tool(self, *, name: str | None = None, description: str | None = None, parameters: Any = None,
                  call_id: str | None = None) -> None:
         """Describe the tool this span runs: `tool.name`, `tool.description`, `tool.parameters` (a JSON schema),
-        and the GenAI `gen_ai.tool.*` keys with `gen_ai.tool.call.id`."""
-        self.set_attributes(tool_attributes(name, description, parameters, call_id))
+        and the GenAI `gen_ai.tool.*` keys with `gen_ai.tool.call.id` (each as `conventions` chooses)."""
+        try:
+            recorder = _runtime.state.recorder
+            recorder.set(self.otel, recorder.tool_keys(recorder.user_attributes(
+                tool_attributes(name, description, parameters, call_id))))
+        except Exception as exc:  # noqa: BLE001
+            report("setting attributes", exc)
 
     @property
     def trace_id(self) -> str:
@@ -182,7 +187,7 @@ class start_span:  # noqa: N801 - used like a function: `with start_span(...) as
             name = span_name(self._name)
             static = recorder.static_attributes(self._type, name, self._attributes)
             if self._type == _TOOL:
-                static = {**recorder.user_attributes(tool_attributes(name, None, None)), **static}
+                static = {**recorder.tool_keys(recorder.user_attributes(tool_attributes(name, None, None))), **static}
             extra = scope.get()
             if extra is not EMPTY:
                 static = {**extra.attributes(recorder), **static}

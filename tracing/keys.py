@@ -15,10 +15,14 @@ from dataclasses import dataclass
 
 from openinference.semconv.trace import (
     DocumentAttributes,
+    MessageAttributes,
+    OpenInferenceLLMProviderValues,
+    OpenInferenceLLMSystemValues,
     OpenInferenceMimeTypeValues,
     OpenInferenceSpanKindValues,
     RerankerAttributes,
     SpanAttributes,
+    ToolCallAttributes,
 )
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv.attributes import exception_attributes as _exception
@@ -31,8 +35,13 @@ OPENTELEMETRY = "opentelemetry"
 AGENT_TRACING = "agent_tracing"
 CONVENTIONS = (OPENINFERENCE, GENAI, MLFLOW, OPENTELEMETRY, AGENT_TRACING)
 
-GENAI_SEMCONV_SOURCE = "opentelemetry-semantic-conventions (gen_ai attributes of the incubating registry)"
-"""Where the GenAI names come from: the constants of the OpenTelemetry semantic-conventions package."""
+GENAI_SEMCONV_SOURCE = (
+    "open-telemetry/semantic-conventions-genai model/gen-ai/registry.yaml (commit 002c8a6e, development stability) "
+    "and its gen-ai-input-messages.json / gen-ai-output-messages.json; gen_ai.retrieval.top_k from the newer "
+    "registry. Names are taken from opentelemetry-semantic-conventions 0.66b2 where it still has them."
+)
+"""The GenAI conventions we follow: the one place naming their version (SPEC 4). The core package's gen_ai constants
+are deprecated there (moved to the GenAI repository); the names are unchanged, so they are used where present."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,44 @@ GEN_AI_AGENT_NAME = _key(_gen_ai.GEN_AI_AGENT_NAME, GENAI, "the agent's class")
 GEN_AI_CONVERSATION_ID = _key(_gen_ai.GEN_AI_CONVERSATION_ID, GENAI, "the request's context.conversation_id")
 GEN_AI_DATA_SOURCE_ID = _key(_gen_ai.GEN_AI_DATA_SOURCE_ID, GENAI, "the retriever's name")
 GEN_AI_RETRIEVAL_DOCUMENTS = _key(_gen_ai.GEN_AI_RETRIEVAL_DOCUMENTS, GENAI, 'JSON [{"id", "score"}] in rank order')
+GEN_AI_INPUT_MESSAGES = _key(_gen_ai.GEN_AI_INPUT_MESSAGES, GENAI,
+                             "JSON [{role, parts: [{type: text|tool_call|tool_call_response|reasoning, ...}]}]")
+GEN_AI_OUTPUT_MESSAGES = _key(_gen_ai.GEN_AI_OUTPUT_MESSAGES, GENAI,
+                              "JSON [{role, parts, finish_reason}]: one per choice (agents: one per turn)")
+GEN_AI_SYSTEM_INSTRUCTIONS = _key(_gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS, GENAI,
+                                  "JSON [{type: text, content}]: system and developer messages, instructions")
+GEN_AI_REQUEST_STREAM = _key(_gen_ai.GEN_AI_REQUEST_STREAM, GENAI, "true on a streamed AGENT or LLM span")
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = _key(_gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, GENAI,
+                                           "seconds from the call to its first streamed chunk")
+GEN_AI_RETRIEVAL_QUERY_TEXT = _key(_gen_ai.GEN_AI_RETRIEVAL_QUERY_TEXT, GENAI, "a RETRIEVER span's query argument")
+GEN_AI_RETRIEVAL_TOP_K = _key("gen_ai.retrieval.top_k", GENAI,
+                              "the maximum number of documents the retriever was asked to return (k/top_k)")
 OPERATION_INVOKE_AGENT = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
 OPERATION_RETRIEVAL = _gen_ai.GenAiOperationNameValues.RETRIEVAL.value
+OPERATION_CHAT = _gen_ai.GenAiOperationNameValues.CHAT.value
+
+# ---------------------------------------------------------------- GenAI (model calls)
+GEN_AI_PROVIDER_NAME = _key(_gen_ai.GEN_AI_PROVIDER_NAME, GENAI, "openai for OpenAI-shaped completions, or the provider argument")
+GEN_AI_REQUEST_MODEL = _key(_gen_ai.GEN_AI_REQUEST_MODEL, GENAI, "the model argument")
+GEN_AI_RESPONSE_MODEL = _key(_gen_ai.GEN_AI_RESPONSE_MODEL, GENAI, "the completion's model")
+GEN_AI_RESPONSE_ID = _key(_gen_ai.GEN_AI_RESPONSE_ID, GENAI, "the completion's id")
+GEN_AI_RESPONSE_FINISH_REASONS = _key(_gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, GENAI, "list: each choice's finish reason")
+GEN_AI_USAGE_INPUT_TOKENS = _key(_gen_ai.GEN_AI_USAGE_INPUT_TOKENS, GENAI, "prompt tokens")
+GEN_AI_USAGE_OUTPUT_TOKENS = _key(_gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, GENAI, "completion tokens")
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = _key(_gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, GENAI,
+                                            "prompt tokens served from the provider's cache")
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = _key(_gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, GENAI,
+                                            "completion tokens spent on reasoning")
+GEN_AI_REQUEST_TEMPERATURE = _key(_gen_ai.GEN_AI_REQUEST_TEMPERATURE, GENAI, "the temperature argument")
+GEN_AI_REQUEST_MAX_TOKENS = _key(_gen_ai.GEN_AI_REQUEST_MAX_TOKENS, GENAI,
+                                 "the max_tokens (max_completion_tokens, max_output_tokens) argument")
+GEN_AI_REQUEST_TOP_P = _key(_gen_ai.GEN_AI_REQUEST_TOP_P, GENAI, "the top_p argument")
+GEN_AI_REQUEST_TOP_K = _key(_gen_ai.GEN_AI_REQUEST_TOP_K, GENAI, "the top_k argument of a model call")
+GEN_AI_REQUEST_FREQUENCY_PENALTY = _key(_gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY, GENAI, "the frequency_penalty argument")
+GEN_AI_REQUEST_PRESENCE_PENALTY = _key(_gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY, GENAI, "the presence_penalty argument")
+GEN_AI_REQUEST_SEED = _key(_gen_ai.GEN_AI_REQUEST_SEED, GENAI, "the seed argument")
+GEN_AI_REQUEST_STOP_SEQUENCES = _key(_gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES, GENAI, "list: the stop argument")
+GEN_AI_REQUEST_CHOICE_COUNT = _key(_gen_ai.GEN_AI_REQUEST_CHOICE_COUNT, GENAI, "the n argument")
 
 # ---------------------------------------------------------------- MLflow (fields of the retriever output JSON)
 MLFLOW_PAGE_CONTENT = _key("page_content", MLFLOW, "a retriever document's text in output.value")
@@ -121,10 +166,42 @@ TOOL_NAME = _key(SpanAttributes.TOOL_NAME, OPENINFERENCE, "a TOOL span's tool na
 TOOL_DESCRIPTION = _key(SpanAttributes.TOOL_DESCRIPTION, OPENINFERENCE, "a TOOL span's description (the docstring)")
 TOOL_PARAMETERS = _key(SpanAttributes.TOOL_PARAMETERS, OPENINFERENCE, "JSON schema of a TOOL span's parameters")
 
+# ---------------------------------------------------------------- OpenInference (model calls and agents)
+LLM_MODEL_NAME = _key(SpanAttributes.LLM_MODEL_NAME, OPENINFERENCE, "the completion's model (else the model argument)")
+LLM_PROVIDER = _key(SpanAttributes.LLM_PROVIDER, OPENINFERENCE, "openai for OpenAI-shaped completions")
+LLM_SYSTEM = _key(SpanAttributes.LLM_SYSTEM, OPENINFERENCE, "the AI product: openai for OpenAI-shaped completions")
+LLM_INVOCATION_PARAMETERS = _key(SpanAttributes.LLM_INVOCATION_PARAMETERS, OPENINFERENCE,
+                                 "JSON object of the model and parameter arguments")
+LLM_INPUT_MESSAGES = _key(SpanAttributes.LLM_INPUT_MESSAGES, OPENINFERENCE,
+                          "prefix of the input messages: llm.input_messages.{i}.message.*")
+LLM_OUTPUT_MESSAGES = _key(SpanAttributes.LLM_OUTPUT_MESSAGES, OPENINFERENCE,
+                           "prefix of the output messages: llm.output_messages.{i}.message.*")
+LLM_TOKEN_COUNT_PROMPT = _key(SpanAttributes.LLM_TOKEN_COUNT_PROMPT, OPENINFERENCE, "prompt tokens")
+LLM_TOKEN_COUNT_COMPLETION = _key(SpanAttributes.LLM_TOKEN_COUNT_COMPLETION, OPENINFERENCE, "completion tokens")
+LLM_TOKEN_COUNT_TOTAL = _key(SpanAttributes.LLM_TOKEN_COUNT_TOTAL, OPENINFERENCE, "total tokens")
+LLM_TOKEN_COUNT_CACHE_READ = _key(SpanAttributes.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, OPENINFERENCE,
+                                  "prompt tokens served from the cache")
+LLM_TOKEN_COUNT_REASONING = _key(SpanAttributes.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING, OPENINFERENCE,
+                                 "completion tokens spent on reasoning")
+MESSAGE_ROLE = _key(MessageAttributes.MESSAGE_ROLE, OPENINFERENCE, "suffix: a message's role")
+MESSAGE_CONTENT = _key(MessageAttributes.MESSAGE_CONTENT, OPENINFERENCE, "suffix: a message's text")
+MESSAGE_TOOL_CALLS = _key(MessageAttributes.MESSAGE_TOOL_CALLS, OPENINFERENCE,
+                          "suffix: prefix of a message's tool calls: message.tool_calls.{j}.tool_call.*")
+MESSAGE_TOOL_CALL_ID = _key(MessageAttributes.MESSAGE_TOOL_CALL_ID, OPENINFERENCE,
+                            "suffix: the tool call a tool message answers")
+TOOL_CALL_ID = _key(ToolCallAttributes.TOOL_CALL_ID, OPENINFERENCE, "suffix: a tool call's id")
+TOOL_CALL_FUNCTION_NAME = _key(ToolCallAttributes.TOOL_CALL_FUNCTION_NAME, OPENINFERENCE, "suffix: a tool call's function")
+TOOL_CALL_FUNCTION_ARGUMENTS = _key(ToolCallAttributes.TOOL_CALL_FUNCTION_ARGUMENTS_JSON, OPENINFERENCE,
+                                    "suffix: a tool call's arguments (JSON text)")
+PROVIDER_OPENAI = OpenInferenceLLMProviderValues.OPENAI.value
+OPENINFERENCE_SYSTEMS = frozenset(system.value for system in OpenInferenceLLMSystemValues)
+
 # ---------------------------------------------------------------- GenAI (tools)
 GEN_AI_TOOL_NAME = _key(_gen_ai.GEN_AI_TOOL_NAME, GENAI, "a TOOL span's tool name")
 GEN_AI_TOOL_DESCRIPTION = _key(_gen_ai.GEN_AI_TOOL_DESCRIPTION, GENAI, "a TOOL span's description")
 GEN_AI_TOOL_CALL_ID = _key(_gen_ai.GEN_AI_TOOL_CALL_ID, GENAI, "the model's id of this tool call")
+GEN_AI_TOOL_CALL_ARGUMENTS = _key(_gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, GENAI, "JSON object of the tool's arguments")
+GEN_AI_TOOL_CALL_RESULT = _key(_gen_ai.GEN_AI_TOOL_CALL_RESULT, GENAI, "the tool's result (JSON, or text)")
 OPERATION_EXECUTE_TOOL = _gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
 
 # ---------------------------------------------------------------- values
