@@ -117,7 +117,8 @@ def _grpc(
 def _http(endpoint: str | None, headers: dict[str, str] | None, timeout_s: float | None, compression: str | None,
           certificate_file: str | None, control: DeliveryControl) -> SpanExporter:
     from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from exporters._otlp import OTLPSpanExporter  # the SDK's exporter with a faster encoder of the same bytes
 
     return OTLPSpanExporter(
         endpoint=endpoint,

@@ -1,0 +1,22 @@
+"""Smoke tests of the single-purpose benchmark scripts: each runs at a tiny size and prints its figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str) -> str:
+    completed = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
+                               capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def test_bench_otlp_checks_the_bytes_and_prints_the_ratio() -> None:
+    out = _run("bench_otlp.py", "--rounds", "1", "--number", "1", "--batch", "12")
+    assert "one batch of 12 spans" in out
+    assert "faster" in out
