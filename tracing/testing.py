@@ -33,6 +33,9 @@ from tracing import _runtime, keys
 from tracing._recorder import span_type_name
 from tracing.keys import SpanType
 
+MAX_LISTED = 60
+"""At most this many spans are listed in the message of a failed `one()`."""
+
 Shape = str | Mapping[str, Any] | Sequence[Any]
 """An expected span tree: indented `Name [TYPE]` lines, or nested dicts / lists of such labels (see `assert_tree`)."""
 
@@ -205,7 +208,7 @@ class CapturedSpans:
         if len(found) != 1:
             wanted = ", ".join(f"{label}={value!r}" for label, value in (("name", name), ("type", type and span_type_name(type)))
                                if value is not None) or "any"
-            raise AssertionError(f"expected exactly one span ({wanted}), found {len(found)}; captured:\n{self.tree()}")
+            raise AssertionError(f"expected exactly one span ({wanted}), found {len(found)}; captured:\n{self._listing()}")
         return found[0]
 
     def roots(self) -> list[CapturedSpan]:
@@ -215,6 +218,12 @@ class CapturedSpans:
     def tree(self) -> str:
         """Every captured span as indented `Name [TYPE]` lines (children under their parent, in start order)."""
         return "\n".join(_render(self.roots())) or "(no span)"
+
+    def _listing(self) -> str:
+        """The tree, cut to MAX_LISTED lines for a failure message."""
+        lines = self.tree().splitlines()
+        more = f"\n... and {len(lines) - MAX_LISTED} more spans" if len(lines) > MAX_LISTED else ""
+        return "\n".join(lines[:MAX_LISTED]) + more
 
     def assert_tree(self, expected: Shape) -> None:
         """Assert the captured spans form exactly this forest; an AssertionError with a diff of the trees otherwise.

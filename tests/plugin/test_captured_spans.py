@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracing
 from tracing import keys
-from tracing.testing import CapturedSpans, capturing
+from tracing.testing import MAX_LISTED, CapturedSpans, capturing
 
 
 @tracing.trace(span_type="TOOL")
@@ -221,3 +224,40 @@ def test_spans_of_another_thread_started_inside_the_capture_are_captured(capture
     worker.start()
     worker.join()
     assert captured_spans.one(name="plan").inputs == {"question": "from a thread"}
+
+
+def test_a_failed_one_lists_at_most_max_listed_spans(captured_spans: CapturedSpans) -> None:
+    for _ in range(MAX_LISTED + 5):
+        lookup("x")
+    with pytest.raises(AssertionError) as many:
+        captured_spans.one(name="lookup")
+    lines = str(many.value).splitlines()
+    assert len(lines) == 1 + MAX_LISTED + 1 and lines[-1] == "... and 5 more spans"
+
+
+_NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=12).map(str.strip).filter(bool)
+_TREES = st.recursive(st.tuples(_NAMES, st.just(())), lambda children: st.tuples(_NAMES, st.lists(children, max_size=3).map(tuple)),
+                      max_leaves=8)
+
+
+def _start(tree: tuple[str, Any]) -> None:
+    name, children = tree
+    with tracing.start_span(name, span_type="TOOL" if children else "CHAIN"):
+        for child in children:
+            _start(child)
+
+
+@settings(max_examples=150, deadline=None)
+@given(forest=st.lists(_TREES, min_size=1, max_size=3))
+def test_any_span_names_round_trip_through_tree_and_assert_tree(forest: list[tuple[str, Any]]) -> None:
+    with capturing() as captured:
+        for tree in forest:
+            _start(tree)
+        captured.assert_tree(captured.tree())
+        assert len(captured.roots()) == len(forest)
+        captured.assert_tree([_shape(tree) for tree in forest])
+
+
+def _shape(tree: tuple[str, Any]) -> dict[str, Any]:
+    name, children = tree
+    return {f"{name} [{'TOOL' if children else 'CHAIN'}]": [_shape(child) for child in children]}
