@@ -137,17 +137,16 @@ def start_mlflow_server(working_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S)
     on another port when the one chosen was taken."""
     for attempt in range(BIND_ATTEMPTS):
         try:
-            return _start_once(working_dir / f"attempt{attempt}", timeout_s)
+            return start_on_port(working_dir / f"attempt{attempt}", free_port(), timeout_s)
         except PortTaken:
             continue
     raise RuntimeError(f"mlflow server found its port taken {BIND_ATTEMPTS} times")
 
 
-def _start_once(working_dir: Path, timeout_s: float) -> MlflowServer:
-    """Start `mlflow server` once on a free port; PortTaken when it exits because the port was taken meanwhile."""
+def start_on_port(working_dir: Path, port: int, timeout_s: float = STARTUP_TIMEOUT_S) -> MlflowServer:
+    """Start `mlflow server` on this port and wait until it answers; PortTaken when it exits because the port is taken."""
     interop.install()
     working_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log_path = working_dir / "mlflow.log"
     command = [
         str(mlflow_executable()), "server",
