@@ -28,7 +28,7 @@ COUNTS = ("traces_kept", "traces_dropped", "spans_kept", "spans_dropped", "trace
 
 _lock = threading.Lock()
 """The one lock of tail sampling: every sampler's buffer and the process-wide counts."""
-_counts: collections.Counter[str] = collections.Counter()
+_counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
 
 
 def _fresh_lock_in_child() -> None:
@@ -49,7 +49,7 @@ def sampling_counts() -> dict[str, int]:
     """What tail sampling decided in this process: traces and spans kept and dropped, and the traces decided early
     because the buffer was full (with the spans that decision dropped)."""
     with _lock:
-        return {name: _counts[name] for name in COUNTS}
+        return dict(_counts)
 
 
 class _Trace:
@@ -104,12 +104,13 @@ class TailSampler(SpanProcessor):
         context = span.context
         successor = None
         if context is not None and context.trace_flags.sampled:
+            trace_id = context.trace_id
             with _lock:
                 successor = self._successor
-                if successor is None and context.trace_id not in self._decided:
-                    pending = self._pending.get(context.trace_id)
+                if successor is None and trace_id not in self._decided:
+                    pending = self._pending.get(trace_id)
                     if pending is None:
-                        pending = self._pending[context.trace_id] = _Trace()
+                        pending = self._pending[trace_id] = _Trace()
                     pending.open.add(context.span_id)
         if successor is not None:
             successor.on_start(span, parent_context)
@@ -120,12 +121,14 @@ class TailSampler(SpanProcessor):
         """Buffer the span until its trace is decided, follow its trace's decision, or decide the trace now."""
         context = span.context
         if context is None or not context.trace_flags.sampled:
+            self.downstream.on_end(span)  # recorded, not sampled: not exported, but other processors may want it
             return
         overflowed = False
+        size = _estimate_bytes(span)
         with _lock:
             successor = self._successor
             if successor is None:
-                release, overflowed = self._ended(span, context.trace_id, context.span_id)
+                release, overflowed = self._ended(span, context.trace_id, context.span_id, size)
         if successor is not None:
             successor.on_end(span)
             return
@@ -200,7 +203,7 @@ class TailSampler(SpanProcessor):
 
     # ------------------------------------------------------------ inside (called with the lock held)
 
-    def _ended(self, span: ReadableSpan, trace_id: int, span_id: int) -> tuple[list[ReadableSpan], bool]:
+    def _ended(self, span: ReadableSpan, trace_id: int, span_id: int, size: int) -> tuple[list[ReadableSpan], bool]:
         """The spans to hand on now that `span` ended, and whether its trace overflowed the buffer."""
         keep = self._decided.get(trace_id)
         if keep is not None:
@@ -210,9 +213,10 @@ class TailSampler(SpanProcessor):
         if pending is None:  # started before this sampler saw its trace (an earlier configuration): decided alone
             pending = self._pending[trace_id] = _Trace()
         pending.open.discard(span_id)
-        if (self.keep_errors and span.status.status_code is StatusCode.ERROR) or self._slow_root(span):
+        if not pending.keep and (
+            (self.keep_errors and span.status.status_code is StatusCode.ERROR) or self._slow_root(span)
+        ):
             pending.keep = True
-        size = _estimate_bytes(span)
         pending.spans.append(span)
         pending.bytes += size
         self.buffered_spans += 1
@@ -268,11 +272,20 @@ class TailSampler(SpanProcessor):
 
 def _estimate_bytes(span: ReadableSpan) -> int:
     """Roughly what a finished span holds in memory: a fixed part plus its attribute and event text."""
-    size = SPAN_BYTES
-    for value in span.attributes.values() if span.attributes else ():
-        size += ATTRIBUTE_BYTES + (len(value) if isinstance(value, str) else 0)
-    for event in span.events:
-        size += EVENT_BYTES
-        for value in event.attributes.values() if event.attributes else ():
-            size += ATTRIBUTE_BYTES + (len(value) if isinstance(value, str) else 0)
+    size = SPAN_BYTES + _text_bytes(getattr(span, "_attributes", None) or span.attributes)
+    if getattr(span, "_events", True):  # the SDK's own list, read without copying it; events are rare
+        for event in span.events:
+            size += EVENT_BYTES + _text_bytes(event.attributes)
+    return size
+
+
+def _text_bytes(attributes: Any) -> int:
+    """Attribute overhead plus the length of text values (a BoundedAttributes is read through its plain dict, which
+    iterates without a lock or a copy)."""
+    if not attributes:
+        return 0
+    inner = getattr(attributes, "_dict", None)
+    size = 0
+    for value in (inner if isinstance(inner, dict) else attributes).values():
+        size += ATTRIBUTE_BYTES + len(value) if isinstance(value, str) else ATTRIBUTE_BYTES
     return size
