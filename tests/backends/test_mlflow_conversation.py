@@ -1,5 +1,5 @@
 """The example conversation (tests/conventions) exported live over OTLP/HTTP to a real MLflow tracking server, read
-back through MLflow's client (`MlflowClient.search_traces`): span types, token usage and the retriever's documents
+back through MLflow's client (`MlflowClient.search_traces`): span types, token usage, the model and the retriever's documents
 as MLflow's OTLP translator stored them (issue 14, SPEC 8)."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ USAGE = {
     "input_tokens": conversation.PROMPT_TOKENS,
     "output_tokens": conversation.COMPLETION_TOKENS,
     "total_tokens": conversation.PROMPT_TOKENS + conversation.COMPLETION_TOKENS,
+    "cache_read_input_tokens": conversation.CACHED_TOKENS,
 }
 """The token usage MLflow reports (its TokenUsageKey fields) for the chat model's usage chunk."""
 
@@ -51,6 +52,10 @@ def test_mlflow_shows_the_chat_models_token_usage(stored: dict[str, Any]) -> Non
     usage = _span(stored, conversation.CHAT_SPAN)["token_usage"]
     assert usage is not None, "MLflow found no token usage on the chat model's span"
     assert {key: usage.get(key) for key in USAGE} == USAGE
+
+
+def test_mlflow_shows_the_model_that_answered(stored: dict[str, Any]) -> None:
+    assert _span(stored, conversation.CHAT_SPAN)["model"] == conversation.MODEL
 
 
 def test_mlflow_shows_the_traces_token_usage(stored: dict[str, Any]) -> None:
