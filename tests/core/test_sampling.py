@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -531,3 +534,50 @@ def test_any_sampling_value_is_accepted_as_valid_or_refused_with_a_value_error(v
     assert settings.sampling is not None and 0.0 <= settings.sampling.ratio <= 1.0
     assert settings.sampling.max_spans >= 1 and settings.sampling.max_bytes >= 1
 
+
+
+APPLICATION_PROVIDER = r'''
+import json, tracing
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+theirs, first, second = InMemorySpanExporter(), InMemorySpanExporter(), InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(theirs))
+trace.set_tracer_provider(provider)
+tracing.configure(exporters=[first], sampling={"ratio": 0.0})
+
+@tracing.trace
+def lookup(fail):
+    if fail:
+        raise LookupError("failed")
+
+roots = {}
+for fail in (True, False):
+    root = trace.get_tracer("app").start_span("request")
+    with trace.use_span(root, end_on_exit=False):
+        lookup(False)
+    roots[fail] = root
+tracing.configure(exporters=[second], sampling={"ratio": 0.0})
+for fail, root in roots.items():
+    with trace.use_span(root, end_on_exit=True):
+        try:
+            lookup(fail)
+        except LookupError:
+            pass
+tracing.force_flush()
+print(json.dumps([len(theirs.get_finished_spans()), len(first.get_finished_spans()),
+                  sorted({s.context.trace_id == roots[True].get_span_context().trace_id for s in second.get_finished_spans()}),
+                  len(second.get_finished_spans())]))
+'''
+
+
+def test_in_an_application_s_provider_sampling_applies_to_our_exporters_and_follows_configure() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_TRACING_", "OTEL_"))}
+    environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run([sys.executable, "-c", APPLICATION_PROVIDER], env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    theirs, first, second_is_failing, second = json.loads(result.stdout)
+    assert (theirs, first, second_is_failing, second) == (6, 0, [True], 3), "the failing trace whole, in the new exporter only"
