@@ -35,7 +35,28 @@ class ForecastAgent(ResponsesAgent):
         return str(result.content[0].text)
 
 
-def _ancestors(span: SpanRecord, by_id: dict[str, SpanRecord]) -> list[str]:
+def _call_through_mcp(trace_file: Path, server: StdioServerParameters) -> list[SpanRecord]:
+    """Ask the agent once with tracing configured to the trace file, and return the spans of both processes."""
+    tracing.configure(service_name="agent", exporters=[f"file://{trace_file}"])
+    try:
+        response = ForecastAgent(server).predict({"input": [{"role": "user", "content": "Weather in Paris?"}]})
+    finally:
+        tracing.shutdown()
+    assert response.output[0].content[0]["text"] == "sunny in Paris"
+    spans = list(read_spans(trace_file))
+    assert len({span.trace_id for span in spans}) == 1, [(span.trace_id, span.name) for span in spans]
+    (root,) = [span for span in spans if span.parent_span_id is None]
+    assert (root.service_name, root.name, root.span_type) == ("agent", "ForecastAgent.predict", "AGENT")
+    (tool,) = [span for span in spans if span.span_type == "TOOL"]
+    assert (tool.service_name, tool.name, tool.attributes[keys.INPUT_VALUE], tool.attributes[keys.OUTPUT_VALUE]) == (
+        "weather-server", "forecast", '{"city": "Paris"}', "sunny in Paris",
+    )
+    return spans
+
+
+def _ancestors_of_the_tool(spans: list[SpanRecord]) -> list[str]:
+    by_id = {span.span_id: span for span in spans}
+    (span,) = [span for span in spans if span.span_type == "TOOL"]
     chain = []
     while span.parent_span_id is not None:
         span = by_id[span.parent_span_id]
@@ -45,26 +66,20 @@ def _ancestors(span: SpanRecord, by_id: dict[str, SpanRecord]) -> list[str]:
 
 def test_the_agent_and_the_mcp_tool_server_are_one_trace(tmp_path: Path) -> None:
     trace_file = tmp_path / "traces.jsonl"
-    tracing.configure(service_name="agent", exporters=[f"file://{trace_file}"])
-    try:
-        agent = ForecastAgent(StdioServerParameters(command=sys.executable, args=[str(SERVER), str(trace_file)]))
-        response = agent.predict({"input": [{"role": "user", "content": "Weather in Paris?"}]})
-    finally:
-        tracing.shutdown()
-    assert response.output[0].content[0]["text"] == "sunny in Paris"
-
-    spans = list(read_spans(trace_file))
-    assert len({span.trace_id for span in spans}) == 1, [(span.trace_id, span.name) for span in spans]
-    by_id = {span.span_id: span for span in spans}
-    (root,) = [span for span in spans if span.parent_span_id is None]
-    assert (root.service_name, root.name, root.span_type) == ("agent", "ForecastAgent.predict", "AGENT")
-    (tool,) = [span for span in spans if span.span_type == "TOOL"]
-    assert tool.service_name == "weather-server"
-    assert (tool.name, tool.attributes[keys.INPUT_VALUE], tool.attributes[keys.OUTPUT_VALUE]) == (
-        "forecast", '{"city": "Paris"}', "sunny in Paris",
-    )
-    assert _ancestors(tool, by_id) == [
+    spans = _call_through_mcp(trace_file, StdioServerParameters(command=sys.executable, args=[str(SERVER), str(trace_file)]))
+    assert _ancestors_of_the_tool(spans) == [
         f"weather-server: tools/call forecast ({SpanKind.SERVER.name})",
         f"agent: MCP send tools/call forecast ({SpanKind.CLIENT.name})",
         "agent: ForecastAgent.predict (INTERNAL)",
     ]
+
+
+def test_a_server_on_the_embedded_default_still_joins_the_trace_without_mcp_server_spans(tmp_path: Path) -> None:
+    trace_file = tmp_path / "traces.jsonl"
+    environment = {"AGENT_TRACING_EXPORTERS": f"file://{trace_file}", "OTEL_SERVICE_NAME": "weather-server"}
+    spans = _call_through_mcp(trace_file, StdioServerParameters(command=sys.executable, args=[str(SERVER)], env=environment))
+    assert _ancestors_of_the_tool(spans) == [
+        f"agent: MCP send tools/call forecast ({SpanKind.CLIENT.name})",
+        "agent: ForecastAgent.predict (INTERNAL)",
+    ]
+    assert not [span for span in spans if span.kind == SpanKind.SERVER.name]

@@ -1,7 +1,8 @@
-"""An MCP tool server over stdio whose tool is traced: `python weather_server.py TRACE_FILE`.
+"""An MCP tool server over stdio whose tool is traced: `python weather_server.py [TRACE_FILE]`.
 
-The server's MCP spans and its tool span go to the trace file; the client's `traceparent` (in `params._meta`)
-makes them part of the caller's trace.
+With TRACE_FILE, tracing is configured to write there: MCP's server spans and the tool span go to it. Without, the
+embedded default set up from the environment (AGENT_TRACING_EXPORTERS) records the tool span only. Either way the
+client's `traceparent` (in `params._meta`) makes them part of the caller's trace.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from mcp.server.mcpserver import MCPServer
 
 import tracing
 
-tracing.configure(service_name="weather-server", exporters=[f"file://{sys.argv[1]}"])
+if len(sys.argv) > 1:
+    tracing.configure(service_name="weather-server", exporters=[f"file://{sys.argv[1]}"])
 server = MCPServer("weather")
 
 
