@@ -208,8 +208,21 @@ def item_messages(items: Any) -> list[Message]:
     return messages
 
 
+def _fields(obj: Any) -> Any:
+    """A pydantic model's fields and extras as one dict (reading absent attributes of a model is slow); other
+    values unchanged."""
+    if type(obj) is dict:
+        return obj
+    extra = getattr(obj, "__pydantic_extra__", None)
+    fields = getattr(obj, "__dict__", None) if hasattr(obj, "__pydantic_fields_set__") else None
+    if type(fields) is dict:
+        return {**fields, **extra} if isinstance(extra, dict) and extra else fields
+    return obj
+
+
 def _item(item: Any) -> tuple[str | None, list[dict[str, Any]]]:
     """One chat message or Responses item as a role and its parts."""
+    item = _fields(item)
     kind = get_field(item, "type")
     if kind == "function_call":
         return "assistant", [_tool_call(get_field(item, "call_id") or get_field(item, "id"), get_field(item, "name"),
@@ -243,6 +256,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         return [{"type": "text", "content": content}] if content else []
     parts = []
     for part in _sequence(content):
+        part = _fields(part)
         if isinstance(part, str):
             parts.append({"type": "text", "content": part})
             continue
