@@ -124,11 +124,10 @@ class TailSampler(SpanProcessor):
             self.downstream.on_end(span)  # recorded, not sampled: not exported, but other processors may want it
             return
         overflowed = False
-        size = _estimate_bytes(span)
         with _lock:
             successor = self._successor
             if successor is None:
-                release, overflowed = self._ended(span, context.trace_id, context.span_id, size)
+                release, overflowed = self._ended(span, context.trace_id, context.span_id)
         if successor is not None:
             successor.on_end(span)
             return
@@ -203,7 +202,7 @@ class TailSampler(SpanProcessor):
 
     # ------------------------------------------------------------ inside (called with the lock held)
 
-    def _ended(self, span: ReadableSpan, trace_id: int, span_id: int, size: int) -> tuple[list[ReadableSpan], bool]:
+    def _ended(self, span: ReadableSpan, trace_id: int, span_id: int) -> tuple[list[ReadableSpan], bool]:
         """The spans to hand on now that `span` ended, and whether its trace overflowed the buffer."""
         keep = self._decided.get(trace_id)
         if keep is not None:
@@ -218,8 +217,11 @@ class TailSampler(SpanProcessor):
         ):
             pending.keep = True
         pending.spans.append(span)
-        pending.bytes += size
         self.buffered_spans += 1
+        if not pending.open:  # the trace's local part is complete: decided now, its last span never waits
+            return self._decide(trace_id, pending), False
+        size = _estimate_bytes(span)
+        pending.bytes += size
         self.buffered_bytes += size
         if self.buffered_spans > self.max_spans or self.buffered_bytes > self.max_bytes:
             _counts["traces_overflowed"] += 1
@@ -227,9 +229,7 @@ class TailSampler(SpanProcessor):
             if not release:
                 _counts["spans_dropped_by_overflow"] += len(pending.spans)
             return release, True
-        if pending.open:
-            return [], False
-        return self._decide(trace_id, pending), False
+        return [], False
 
     def _slow_root(self, span: ReadableSpan) -> bool:
         if self.slower_than_ns is None or (span.parent is not None and not span.parent.is_remote):
