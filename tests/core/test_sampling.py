@@ -450,9 +450,12 @@ def test_shutdown_decides_every_buffered_trace_by_what_is_known(tmp_path: Path) 
     plain, _ = open_request(fail=False)
     tracing.shutdown()
     assert [int(r.trace_id, 16) for r in read_spans(path)] == [failing_id] * 2
-    failing.end()  # after shutdown: counted as late (kept trace) or as dropped by sampling (dropped trace)
-    plain.end()
-    assert _runtime.late_dropped() >= 1
+    late, before = _runtime.late_dropped(), tracing.sampling_counts()
+    failing.end()  # after shutdown, its trace kept: nowhere to go, counted as a span ended after shutdown
+    assert _runtime.late_dropped() == late + 1
+    plain.end()  # its trace dropped: counted by sampling
+    assert _runtime.late_dropped() == late + 1
+    assert counts_since(before)["spans_dropped"] == 1
 
 
 def test_a_forked_child_starts_with_an_empty_buffer_and_the_parent_exports_its_own_trace_once(tmp_path: Path) -> None:
