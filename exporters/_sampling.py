@@ -17,6 +17,10 @@ from exporters.failures import report
 
 DECISIONS_REMEMBERED = 16_384
 """How many recent decisions are kept, so that a span starting after its trace was decided follows the decision."""
+STALE_AFTER_NS = 300 * 1_000_000_000
+"""When the buffer is full, a trace whose oldest buffered span ended this long ago (a span of it never ends) is
+decided first, so that traces stuck open cannot hold the buffer for good."""
+_STALE_LOOKS = 8
 
 SPAN_BYTES = 3072
 ATTRIBUTE_BYTES = 128
@@ -93,7 +97,7 @@ class TailSampler(SpanProcessor):
         self.max_bytes = max_bytes
         self.buffered_spans = 0
         self.buffered_bytes = 0
-        self._pending: dict[int, _Trace] = {}
+        self._pending: collections.OrderedDict[int, _Trace] = collections.OrderedDict()
         self._decided: collections.OrderedDict[int, bool] = collections.OrderedDict()
         self._successor: TailSampler | None = None
 
@@ -158,7 +162,7 @@ class TailSampler(SpanProcessor):
                 self.buffered_bytes += pending.bytes
             for trace_id, keep in previous._decided.items():
                 self._remember(trace_id, keep)
-            previous._pending = {}
+            previous._pending = collections.OrderedDict()
             previous._decided = collections.OrderedDict()
             previous.buffered_spans = previous.buffered_bytes = 0
             previous._successor = self
@@ -195,7 +199,7 @@ class TailSampler(SpanProcessor):
 
     def abandon(self) -> None:
         """In a forked child: forget the parent's buffered spans and decisions (the parent decides and exports them)."""
-        self._pending = {}
+        self._pending = collections.OrderedDict()
         self._decided = collections.OrderedDict()
         self.buffered_spans = self.buffered_bytes = 0
         self._successor = None
@@ -224,10 +228,9 @@ class TailSampler(SpanProcessor):
         pending.bytes += size
         self.buffered_bytes += size
         if self.buffered_spans > self.max_spans or self.buffered_bytes > self.max_bytes:
-            _counts["traces_overflowed"] += 1
-            release = self._decide(trace_id, pending)
-            if not release:
-                _counts["spans_dropped_by_overflow"] += len(pending.spans)
+            release = self._shed_stale(trace_id, span.end_time or 0)
+            if self.buffered_spans > self.max_spans or self.buffered_bytes > self.max_bytes:
+                release.extend(self._decide_early(trace_id, pending))
             return release, True
         return [], False
 
@@ -257,16 +260,38 @@ class TailSampler(SpanProcessor):
         if len(decided) > DECISIONS_REMEMBERED:
             decided.popitem(last=False)
 
+    def _decide_early(self, trace_id: int, pending: _Trace) -> list[ReadableSpan]:
+        """Decide a trace before it ended because the buffer is full, and count it."""
+        _counts["traces_overflowed"] += 1
+        kept = self._decide(trace_id, pending)
+        if not kept:
+            _counts["spans_dropped_by_overflow"] += len(pending.spans)
+        return kept
+
     def _shed(self) -> list[ReadableSpan]:
         """Decide the oldest buffered traces until the buffer is within its bounds again."""
         release: list[ReadableSpan] = []
         while self._pending and (self.buffered_spans > self.max_spans or self.buffered_bytes > self.max_bytes):
             trace_id, pending = next(iter(self._pending.items()))
-            _counts["traces_overflowed"] += 1
-            kept = self._decide(trace_id, pending)
-            if not kept:
-                _counts["spans_dropped_by_overflow"] += len(pending.spans)
-            release.extend(kept)
+            release.extend(self._decide_early(trace_id, pending))
+        return release
+
+    def _shed_stale(self, current: int, now: int) -> list[ReadableSpan]:
+        """Decide the oldest traces whose first buffered span ended STALE_AFTER_NS before `now`, while the buffer is
+        over its bounds (looking at a few of the oldest; one with nothing buffered moves to the back)."""
+        release: list[ReadableSpan] = []
+        for _ in range(_STALE_LOOKS):
+            if self.buffered_spans <= self.max_spans and self.buffered_bytes <= self.max_bytes:
+                break
+            trace_id, oldest = next(iter(self._pending.items()))
+            if trace_id == current:
+                break
+            if not oldest.spans:
+                self._pending.move_to_end(trace_id)
+                continue
+            if now - (oldest.spans[0].end_time or 0) < STALE_AFTER_NS:
+                break
+            release.extend(self._decide_early(trace_id, oldest))
         return release
 
 

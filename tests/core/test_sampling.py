@@ -345,6 +345,29 @@ def test_a_trace_that_outgrows_the_buffer_is_decided_at_once_kept_spans_then_pas
     assert len(logged) == 1
 
 
+@pytest.mark.provokes_failures("tail sampling buffer")
+@pytest.mark.parametrize("stuck", [True, False])
+def test_when_the_buffer_is_full_a_trace_stuck_open_for_minutes_is_decided_first(stuck: bool) -> None:
+    memory = InMemorySpanExporter()
+    tracing.configure(exporters=[memory], sampling={"ratio": 1.0, "max_spans": 3})
+    tracer = trace.get_tracer("tests.sampling")
+    ended = time.time_ns() - (400 if stuck else 1) * 1_000_000_000
+    never_ends = tracer.start_span("never ends", start_time=ended - 1_000_000)
+    with trace.use_span(never_ends, end_on_exit=False):
+        for _ in range(3):
+            tracer.start_span("step", start_time=ended - 1_000_000).end(end_time=ended)
+    with tracer.start_as_current_span("request"):
+        lookup(1, False)
+        exported = [span.name for span in memory.get_finished_spans()]
+        if stuck:
+            assert exported == ["step"] * 3, "the stuck trace was decided and made room"
+            assert sampler().buffered_spans == 1
+        else:
+            assert exported == ["lookup"], "the trace that did not fit was decided at once"
+            assert sampler().buffered_spans == 3
+    never_ends.end()
+
+
 def test_head_and_tail_sampling_compose_a_head_dropped_trace_is_never_seen() -> None:
     memory = InMemorySpanExporter()
     tracing.configure(exporters=[memory], sample_ratio=0.5, sampling={"ratio": 1.0})
