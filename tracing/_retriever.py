@@ -1,4 +1,14 @@
-"""Retriever schemas and the mapping of retriever and reranker outputs to documents on spans."""
+"""Retriever schemas and the mapping of retriever and reranker outputs to documents on spans.
+
+Each document is written only where a backend reads it, as `conventions` choose:
+- `output.value` (always): MLflow's document JSON `[{"page_content", "metadata", "id"}]`, which MLflow's trace UI
+  renders as documents (its OTLP endpoint translates OpenInference spans), and which Jaeger shows as a tag;
+- `retrieval.documents.{i}.document.id|content|score|metadata` and `reranker.*` (openinference): what Arize
+  Phoenix's documents view and its retrieval evaluations read;
+- `gen_ai.operation.name`, `gen_ai.data_source.id` and `gen_ai.retrieval.documents` `[{"id", "score"}]` (genai):
+  what tools following the OpenTelemetry GenAI conventions read;
+- `agent_tracing.retriever.schema|unmapped|document_count` (always): this project's readers (evaluation).
+"""
 
 from __future__ import annotations
 
@@ -274,7 +284,32 @@ def _from_document(document: Document) -> _Mapped:
     return _Mapped(document.id, document.content, document.doc_uri, document.score, document.metadata)
 
 
+def _map_dict_row(row: dict[str, Any], schema: RetrieverSchema, serializer: Serializer) -> _Mapped | None:
+    """A plain dict row holding every schema column mapped in one pass; None for any other row (the general path)."""
+    if row.get("node") is not None:
+        return None
+    try:
+        identifier = row[schema.primary_key]
+        content = row[schema.text_column]
+        uri = row[schema.doc_uri] if schema.doc_uri is not None else None
+        metadata = {column: row[column] for column in schema.other_columns}
+    except KeyError:
+        return None
+    score = row["score"] if "score" in row else _lookup(row, "score")
+    return _Mapped(
+        id=identifier if type(identifier) is str else _identifier(identifier, serializer),
+        content=content if type(content) is str else _text(content, serializer),
+        doc_uri=uri if uri is None or type(uri) is str else _identifier(uri, serializer),
+        score=score if type(score) is float and math.isfinite(score) else _score(score),
+        metadata=metadata,
+    )
+
+
 def _map_with_schema(row: Any, schema: RetrieverSchema, unmapped: set[str], serializer: Serializer) -> _Mapped:
+    if type(row) is dict:
+        mapped = _map_dict_row(row, schema, serializer)
+        if mapped is not None:
+            return mapped
     row, pair_score = _split_scored(row)
     if isinstance(row, Document):
         return _from_document(row)
@@ -442,44 +477,49 @@ def _with_mlflow(name: str, ours: RetrieverSchema | None) -> RetrieverSchema | N
 
 
 class _Recorded(NamedTuple):
-    """One document as it goes on the span: texts redacted and cut once, metadata encoded once."""
+    """One document as it goes on the span: texts redacted and cut once, metadata and JSON strings encoded once."""
 
     id: str | None
     content: str
     score: float | None
     metadata_json: str | None
     scored_node: bool = False
+    id_json: str = "null"
+    """The id as a JSON string (`null` without one), for MLflow's document and the GenAI ranking."""
 
 
 def _prepare(documents: list[_Mapped], capture_content: bool, serializer: Serializer) -> list[_Recorded]:
-    metadatas = []
+    text, cut = serializer.text, serializer.cut
+    recorded = []
     for document in documents:
         metadata: dict[str, Any] = {} if document.doc_uri is None else {"doc_uri": document.doc_uri}
-        if capture_content:
-            metadata.update((key, value) for key, value in document.metadata.items() if key not in ("doc_uri", "chunk_id"))
-        metadatas.append(metadata)
-    return [
-        _Recorded(
-            id=None if document.id is None else serializer.cut(document.id),
-            content=serializer.text(document.content) if capture_content else "",
+        if capture_content and document.metadata:
+            for key, value in document.metadata.items():
+                if key != "doc_uri" and key != "chunk_id":
+                    metadata[key] = value
+        identifier = None if document.id is None else cut(document.id)
+        recorded.append(_Recorded(
+            id=identifier,
+            content=text(document.content) if capture_content else "",
             score=document.score,
-            metadata_json=metadata_json,
+            metadata_json=_metadata_json(metadata, serializer),
             scored_node=document.scored_node,
-        )
-        for document, metadata_json in zip(documents, _metadata_json(metadatas, serializer))
-    ]
+            id_json="null" if identifier is None else _quote(identifier),
+        ))
+    return recorded
 
 
-def _metadata_json(metadatas: list[dict[str, Any]], serializer: Serializer) -> list[str | None]:
-    """Each metadata as JSON as the serializer writes it (redacted, cut)."""
-    walks = serializer.walks_structure
-    return [None if not metadata else (serializer.dumps(metadata) if walks else _flat_json(metadata, serializer))
-            for metadata in metadatas]
+def _metadata_json(metadata: dict[str, Any], serializer: Serializer) -> str | None:
+    """A document's metadata as JSON as the serializer writes it (redacted, cut); None when empty."""
+    if not metadata:
+        return None
+    return serializer.dumps(metadata) if serializer.walks_structure else _flat_json(metadata, serializer)
 
 
 _SCALARS: dict[type, Callable[[Any], str]] = {
     str: _quote, int: int.__repr__, bool: lambda value: "true" if value else "false", type(None): lambda value: "null",
 }
+_quoted_keys: dict[str, str] = {}  # metadata column -> '"column": ' (the columns of the registered schemas, mostly)
 
 
 def _flat_json(metadata: dict[str, Any], serializer: Serializer) -> str:
@@ -489,21 +529,25 @@ def _flat_json(metadata: dict[str, Any], serializer: Serializer) -> str:
         write = _SCALARS.get(type(value))
         if write is None or type(key) is not str or serializer.is_secret_key(key):
             return serializer.dumps(metadata)
-        parts.append(_quote(key) + ": " + write(value))
+        quoted = _quoted_keys.get(key)
+        if quoted is None:
+            quoted = _quote(key) + ": "
+            if len(_quoted_keys) < 1024:
+                _quoted_keys[key] = quoted
+        parts.append(quoted + write(value))
     return serializer.text("{" + ", ".join(parts) + "}")
 
 
-def _mlflow_part(document: _Recorded, content: str) -> str:
+def _mlflow_part(document: _Recorded, content_json: str) -> str:
     """MLflow's retriever document as JSON: page_content, metadata with doc_uri and chunk_id, id."""
     metadata = document.metadata_json or "{}"
     if document.id is not None and metadata.startswith("{") and metadata.endswith("}"):
-        chunk = '"chunk_id": ' + _quote(document.id)
+        chunk = '"chunk_id": ' + document.id_json
         metadata = "{" + chunk + ("}" if metadata == "{}" else ", " + metadata[1:])
     if document.scored_node and document.score is not None and metadata.endswith("}"):
         score = '"score": ' + repr(document.score)
         metadata = metadata[:-1] + (score + "}" if metadata == "{}" else ", " + score + "}")
-    identifier = "null" if document.id is None else _quote(document.id)
-    return f'{{"page_content": {_quote(content)}, "metadata": {metadata}, "id": {identifier}}}'
+    return f'{{"page_content": {content_json}, "metadata": {metadata}, "id": {document.id_json}}}'
 
 
 def _cut(text: str, limit: int) -> str:
@@ -527,38 +571,52 @@ def _prefix_within(parts: list[str], limit: int) -> list[str]:
 
 def _mlflow_json(documents: list[_Recorded], limit: int) -> str:
     """`output.value`: valid JSON of at most `limit` characters, texts shortened first, then trailing documents dropped."""
-    parts = [_mlflow_part(document, document.content) for document in documents]
+    parts = [_mlflow_part(document, _quote(document.content)) for document in documents]
     allowance = limit // max(len(documents), 1)
     while True:
         kept = _prefix_within(parts, limit)
         if len(kept) == len(parts) or allowance == 0:
-            return "[" + ",".join(kept) + "]"
-        parts = [_mlflow_part(document, _cut(document.content, allowance)) for document in documents]
+            return f"[{','.join(kept)}]"
+        parts = [_mlflow_part(document, _quote(_cut(document.content, allowance))) for document in documents]
         allowance //= 2
 
 
 def _ranking_json(documents: list[_Recorded], limit: int) -> str:
     """`gen_ai.retrieval.documents`: [{"id", "score"}] in rank order, trailing entries dropped to fit."""
     parts = [
-        '{"id": ' + ("null" if document.id is None else _quote(document.id))
+        '{"id": ' + document.id_json
         + ', "score": ' + ("null" if document.score is None else repr(document.score)) + "}"
         for document in documents
     ]
     return "[" + ",".join(_prefix_within(parts, limit)) + "]"
 
 
+_document_keys: dict[tuple[str, int], tuple[str, str, str, str]] = {}  # (prefix, index) -> id, content, score, metadata keys
+
+
+def _keys_of(prefix: str, index: int) -> tuple[str, str, str, str]:
+    found = _document_keys.get((prefix, index))
+    if found is None:
+        key = f"{prefix}.{index}."
+        found = (key + keys.DOCUMENT_ID, key + keys.DOCUMENT_CONTENT, key + keys.DOCUMENT_SCORE, key + keys.DOCUMENT_METADATA)
+        if len(_document_keys) < 4096:
+            _document_keys[(prefix, index)] = found
+    return found
+
+
 def _document_attributes(prefix: str, documents: list[_Recorded], capture_content: bool) -> dict[str, AttributeValue]:
+    """OpenInference's per-document attributes (what Phoenix's documents view reads)."""
     attributes: dict[str, AttributeValue] = {}
     for index, document in enumerate(documents):
-        key = f"{prefix}.{index}."
+        id_key, content_key, score_key, metadata_key = _keys_of(prefix, index)
         if document.id is not None:
-            attributes[key + keys.DOCUMENT_ID] = document.id
+            attributes[id_key] = document.id
         if capture_content:
-            attributes[key + keys.DOCUMENT_CONTENT] = document.content
+            attributes[content_key] = document.content
         if document.score is not None:
-            attributes[key + keys.DOCUMENT_SCORE] = document.score
+            attributes[score_key] = document.score
         if document.metadata_json is not None:
-            attributes[key + keys.DOCUMENT_METADATA] = document.metadata_json
+            attributes[metadata_key] = document.metadata_json
     return attributes
 
 
@@ -592,25 +650,29 @@ def retriever_attributes(
     recorder: Recorder,
     max_attributes: int | None = None,
 ) -> dict[str, AttributeValue]:
-    """The attributes of a RETRIEVER span that returned `output`: documents, MLflow output JSON, GenAI keys."""
+    """The attributes of a RETRIEVER span that returned `output`: MLflow's output JSON, and as `recorder.conventions`
+    choose OpenInference's documents and the GenAI keys."""
     serializer, capture_content = recorder.serializer, recorder.capture_content
+    genai, openinference = "genai" in recorder.conventions, "openinference" in recorder.conventions
     limit = serializer.max_length
     budget = DEFAULT_ATTRIBUTE_BUDGET if max_attributes is None else max(max_attributes, 0)
     resolved = _resolve(schema, span_name)
     schema_name = resolved.name if resolved is not None else AUTO_SCHEMA
-    attributes: dict[str, AttributeValue] = {
-        keys.GEN_AI_OPERATION_NAME: keys.OPERATION_RETRIEVAL,
-        keys.GEN_AI_DATA_SOURCE_ID: resolved.name if resolved is not None else span_name,
-    }
+    attributes: dict[str, AttributeValue] = {}
+    if genai:
+        attributes[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_RETRIEVAL
+        attributes[keys.GEN_AI_DATA_SOURCE_ID] = resolved.name if resolved is not None else span_name
     mapped = _to_documents(output, resolved, serializer)
     if mapped is None:
         attributes.update(_generic_output(output, recorder))
         return _within_budget(attributes, budget)
     documents = _prepare(mapped[0], capture_content, serializer)
     attributes.update(_common(documents, schema_name, mapped[1], limit))
-    attributes[keys.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, limit)
-    room = _documents_fitting(budget - len(attributes))
-    attributes.update(_document_attributes(keys.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))
+    if genai:
+        attributes[keys.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, limit)
+    if openinference:
+        room = _documents_fitting(budget - len(attributes))
+        attributes.update(_document_attributes(keys.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))
     return _within_budget(attributes, budget)
 
 
@@ -649,10 +711,11 @@ def reranker_attributes(
     candidates, query, top_k = _reranker_inputs(inputs)
     mapped_out = _to_documents(output, resolved, serializer)
     mapped_in = _to_documents(candidates, resolved, serializer) if candidates is not None else None
+    openinference = "openinference" in recorder.conventions
     attributes: dict[str, AttributeValue] = {}
-    if query is not None and capture_content:
+    if query is not None and capture_content and openinference:
         attributes[keys.RERANKER_QUERY] = recorder.text(query)
-    if top_k is not None:
+    if top_k is not None and openinference:
         attributes[keys.RERANKER_TOP_K] = top_k
     if mapped_out is None:
         attributes.update(_generic_output(output, recorder))
@@ -663,8 +726,9 @@ def reranker_attributes(
     attributes.update(_common(out_documents, resolved.name if resolved is not None else AUTO_SCHEMA, missing, limit))
     room = _documents_fitting(budget - len(attributes))
     outputs_room = min(len(out_documents), room)
-    in_documents = _prepare(mapped_in[0][: room - outputs_room], capture_content, serializer) if mapped_in is not None else []
-    attributes.update(_document_attributes(keys.RERANKER_OUTPUT_DOCUMENTS, out_documents[:outputs_room], capture_content))
-    attributes.update(_document_attributes(keys.RERANKER_INPUT_DOCUMENTS, in_documents, capture_content))
+    in_documents = _prepare(mapped_in[0][: room - outputs_room], capture_content, serializer) if mapped_in is not None and openinference else []
+    if openinference:
+        attributes.update(_document_attributes(keys.RERANKER_OUTPUT_DOCUMENTS, out_documents[:outputs_room], capture_content))
+        attributes.update(_document_attributes(keys.RERANKER_INPUT_DOCUMENTS, in_documents, capture_content))
     return _within_budget(attributes, budget)
 

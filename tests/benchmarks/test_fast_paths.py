@@ -32,4 +32,4 @@ REDACTIONS = [
 @pytest.mark.parametrize("redaction", REDACTIONS)
 def test_retriever_metadata_json_is_the_serializers(redaction: Redaction) -> None:
     serializer = _serialize.Serializer(65_536, redaction)
-    assert _retriever._metadata_json([*CASES, {}], serializer) == [serializer.dumps(case) for case in CASES] + [None]
+    assert [_retriever._metadata_json(case, serializer) for case in [*CASES, {}]] == [serializer.dumps(case) for case in CASES] + [None]

@@ -362,3 +362,33 @@ def test_our_provider_records_every_document_of_a_large_retrieval(spans) -> None
     attributes = spans.all()[0].attributes
     assert sum(1 for key in attributes if key.endswith(".document.id")) == 100
     assert attributes["input.value"] == '{"query": "q"}'
+
+
+@pytest.mark.parametrize("conventions", ["openinference", "genai"])
+def test_each_convention_alone_gets_only_its_document_keys(spans, conventions: str) -> None:
+    spans.configure(conventions=conventions)
+    register_kb()
+
+    @tracing.trace(name="kb", span_type="RETRIEVER")
+    def search(query: str, top_k: int = 2) -> list[dict[str, Any]]:
+        return ROWS
+
+    @tracing.trace(span_type="RERANKER")
+    def rerank(query: str, documents: list[dict[str, Any]], top_n: int = 1) -> list[dict[str, Any]]:
+        return documents[:top_n]
+
+    rerank("capital", search("capital"))
+    retrieval, reranking = spans.one("kb").attributes, spans.one("rerank").attributes
+    for attributes in (retrieval, reranking):  # MLflow's documents and our own keys whatever the conventions
+        assert [document["id"] for document in json.loads(attributes["output.value"])][:1] == ["c1"]
+        assert attributes["agent_tracing.retriever.document_count"] >= 1
+    gen_ai = {key for key in retrieval if key.startswith("gen_ai.")}
+    openinference = {key for key in [*retrieval, *reranking] if key.startswith(("retrieval.", "reranker."))}
+    if conventions == "openinference":
+        assert gen_ai == set()
+        assert len(documents_of(spans.one("kb"))) == 2
+        assert reranking["reranker.top_k"] == 1
+    else:
+        assert gen_ai == {"gen_ai.operation.name", "gen_ai.data_source.id", "gen_ai.retrieval.documents",
+                          "gen_ai.retrieval.query.text", "gen_ai.retrieval.top_k"}
+        assert openinference == set()
