@@ -1,10 +1,12 @@
 """TOOL spans: the tool's name, description and JSON-schema parameters, as OpenInference and GenAI tools read them.
 
-`tool_attributes` is what a TOOL span carries (OpenInference `tool.name`, `tool.description`, `tool.parameters`;
-GenAI `gen_ai.operation.name=execute_tool`, `gen_ai.tool.name`, `gen_ai.tool.description`, `gen_ai.tool.call.id`);
-the recorder writes them (`Span.set_tool`). `tool_spec` gives a traced callable's spec these attributes once, when
-it is decorated (the description from the docstring, the parameters from the signature and its annotations), so a
-call pays nothing for them.
+`tool_attributes` describes a tool in both conventions (OpenInference `tool.name`, `tool.description`,
+`tool.parameters`; GenAI `gen_ai.operation.name=execute_tool`, `gen_ai.tool.name`, `gen_ai.tool.description`,
+`gen_ai.tool.call.id`); the recorder keeps those of the configured `conventions` when it writes them
+(`Recorder.tool_keys`: at span start for a traced callable, in `Span.set_tool`), and adds the call's
+`gen_ai.tool.call.id|arguments|result` when the span ends. `tool_spec` gives a traced callable's spec these
+attributes once, when it is decorated (the description from the docstring, the parameters from the signature and
+its annotations), so a call pays nothing for them.
 """
 
 from __future__ import annotations
