@@ -192,11 +192,6 @@ class TailSampler(SpanProcessor):
                 _counts["spans_kept" if keep else "spans_dropped"] += 1
             return keep
 
-    @property
-    def handed_on(self) -> bool:
-        """Whether a newer sampler took over this one's traces."""
-        return self._successor is not None
-
     def abandon(self) -> None:
         """In a forked child: forget the parent's buffered spans and decisions (the parent decides and exports them)."""
         self._pending = collections.OrderedDict()
