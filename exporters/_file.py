@@ -15,7 +15,6 @@ from typing import Literal
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from exporters._encode import encode_json_line
 from exporters.failures import report
 
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -59,6 +58,8 @@ class FileSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
+        from exporters._encode import encode_json_line  # the OTLP JSON encoder loads with the first batch (import time)
+
         try:
             line = encode_json_line(spans)
             with self._lock:

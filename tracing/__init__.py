@@ -1,7 +1,15 @@
-"""agent-tracing: trace AI agents with OpenTelemetry."""
+"""agent-tracing: trace AI agents with OpenTelemetry.
 
-from exporters._sampling import sampling_counts
-from tracing._agent import ResponsesAgent, trace_agent
+What a traced call needs loads with the package; the ResponsesAgent and its pydantic models, the Responses helpers,
+the retriever schemas and the sampling counters load on first use (module `__getattr__`), so `import tracing` stays
+quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tracing._context import (
     suppress_tracing,
     using_attributes,
@@ -14,25 +22,57 @@ from tracing._context import (
 from tracing._decorator import trace
 from tracing._errors import error_counts
 from tracing._propagation import continue_trace, inject
-from tracing._responses import (
-    ResponsesAgentRequest,
-    ResponsesAgentResponse,
-    ResponsesAgentStreamEvent,
-    create_annotation_added,
-    create_function_call_item,
-    create_function_call_output_item,
-    create_reasoning_item,
-    create_text_delta,
-    create_text_output_item,
-    output_to_responses_items_stream,
-    prep_msgs_for_cc_llm,
-    responses_agent_output_reducer,
-)
-from tracing._retriever import Document, RetrieverSchema, get_retriever_schema, set_retriever_schema
 from tracing._runtime import configure, force_flush, shutdown
 from tracing._span import Span, get_current_span, start_span
 from tracing._version import __version__
 from tracing.keys import SpanType
+
+if TYPE_CHECKING:
+    from exporters._sampling import sampling_counts
+    from tracing._agent import ResponsesAgent, trace_agent
+    from tracing._responses import (
+        ResponsesAgentRequest,
+        ResponsesAgentResponse,
+        ResponsesAgentStreamEvent,
+        create_annotation_added,
+        create_function_call_item,
+        create_function_call_output_item,
+        create_reasoning_item,
+        create_text_delta,
+        create_text_output_item,
+        output_to_responses_items_stream,
+        prep_msgs_for_cc_llm,
+        responses_agent_output_reducer,
+    )
+    from tracing._retriever import Document, RetrieverSchema, get_retriever_schema, set_retriever_schema
+
+_LAZY = {
+    "sampling_counts": "exporters._sampling",
+    "ResponsesAgent": "tracing._agent",
+    "trace_agent": "tracing._agent",
+    **dict.fromkeys(
+        ["ResponsesAgentRequest", "ResponsesAgentResponse", "ResponsesAgentStreamEvent", "create_annotation_added",
+         "create_function_call_item", "create_function_call_output_item", "create_reasoning_item", "create_text_delta",
+         "create_text_output_item", "output_to_responses_items_stream", "prep_msgs_for_cc_llm",
+         "responses_agent_output_reducer"],
+        "tracing._responses",
+    ),
+    **dict.fromkeys(["Document", "RetrieverSchema", "get_retriever_schema", "set_retriever_schema"], "tracing._retriever"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "__version__",
