@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import inspect
+import sys
 import time
 import types
 import weakref
@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
@@ -151,7 +150,7 @@ class _Plan:
     def fail(self, span: Any, exc: BaseException) -> None:
         """Record the exception and end the span."""
         try:
-            if isinstance(exc, asyncio.CancelledError):
+            if _is_cancellation(exc):
                 _state.recorder.set_cancelled(span)
             else:
                 _state.recorder.set_error(span, exc)
@@ -250,7 +249,7 @@ class _Stream:
         try:
             if span.is_recording():
                 plan = self.plan
-                cancelled = cancelled or isinstance(error, asyncio.CancelledError)
+                cancelled = cancelled or _is_cancellation(error)
                 failed = error is not None and not cancelled
                 count = self.folded + len(self.chunks)
                 recorder = _state.recorder
@@ -427,8 +426,27 @@ async def _traced_coroutine(plan: _Plan, coro: Any, bound: bool, args: tuple[Any
     return result
 
 
-class _Traced(wrapt.FunctionWrapper):
-    """A callable traced by agent-tracing."""
+def _is_cancellation(exc: BaseException | None) -> bool:
+    """Whether an exception is asyncio's CancelledError (none can exist before asyncio is imported: it loads on demand)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+_Traced: type | None = None
+"""wrapt.FunctionWrapper for methods, coroutines, generators and other callables; made (and wrapt imported, with
+asyncio and importlib.metadata) when the first such callable is traced: plain functions need neither."""
+
+
+def _traced_type() -> type:
+    global _Traced
+    if _Traced is None:
+        import wrapt
+
+        class Traced(wrapt.FunctionWrapper):
+            """A callable traced by agent-tracing."""
+
+        _Traced = Traced
+    return _Traced
 
 
 def _unwrap_descriptor(func: Any) -> Callable[..., Any]:
@@ -489,7 +507,7 @@ def traced(func: F, spec: SpanSpec) -> F:
                 report("ending a span", exc)
             return result
 
-    return _Traced(func, wrapper)  # type: ignore[return-value]
+    return _traced_type()(func, wrapper)
 
 
 _STREAMS: dict[type, bool] = {types.GeneratorType: True, types.AsyncGeneratorType: True}
@@ -584,7 +602,7 @@ def _traced_function(plan: _Plan, func: Callable[..., Any]) -> Callable[..., Any
 def is_traced(obj: Any) -> bool:
     """Whether a callable (or the function under a class/static method) is already traced."""
     target = _unwrap_descriptor(obj)
-    if isinstance(obj, _Traced) or isinstance(target, _Traced):
+    if _Traced is not None and (isinstance(obj, _Traced) or isinstance(target, _Traced)):
         return True
     return isinstance(target, types.FunctionType) and target.__dict__.get("__agent_tracing_traced__") is True
 
