@@ -223,6 +223,11 @@ def _fields(obj: Any) -> Any:
 def _item(item: Any) -> tuple[str | None, list[dict[str, Any]]]:
     """One chat message or Responses item as a role and its parts."""
     item = _fields(item)
+    if type(item) is dict:  # the common case first: a text message
+        role, content = item.get("role"), item.get("content")
+        if (type(role) is str and type(content) is str and role != "tool" and item.get("type", "message") == "message"
+                and not item.get("tool_calls") and not item.get("reasoning_content")):
+            return role, [{"type": "text", "content": content}] if content else []
     kind = get_field(item, "type")
     if kind == "function_call":
         return "assistant", [_tool_call(get_field(item, "call_id") or get_field(item, "id"), get_field(item, "name"),
