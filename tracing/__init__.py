@@ -1,8 +1,8 @@
 """agent-tracing: trace AI agents with OpenTelemetry.
 
 What a traced call needs loads with the package; the ResponsesAgent and its pydantic models, the Responses helpers,
-the retriever schemas and the sampling counters load on first use (module `__getattr__`), so `import tracing` stays
-quick.
+the retriever schemas, trace propagation (OpenTelemetry's propagators) and the sampling counters load on first
+use (module `__getattr__`), so `import tracing` stays quick.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from tracing._context import (
 )
 from tracing._decorator import trace
 from tracing._errors import error_counts
-from tracing._propagation import continue_trace, inject
 from tracing._runtime import configure, force_flush, shutdown
 from tracing._span import Span, get_current_span, start_span
 from tracing._version import __version__
@@ -30,6 +29,7 @@ from tracing.keys import SpanType
 if TYPE_CHECKING:
     from exporters._sampling import sampling_counts
     from tracing._agent import ResponsesAgent, trace_agent
+    from tracing._propagation import continue_trace, inject
     from tracing._responses import (
         ResponsesAgentRequest,
         ResponsesAgentResponse,
@@ -50,6 +50,8 @@ _LAZY = {
     "sampling_counts": "exporters._sampling",
     "ResponsesAgent": "tracing._agent",
     "trace_agent": "tracing._agent",
+    "continue_trace": "tracing._propagation",
+    "inject": "tracing._propagation",
     **dict.fromkeys(
         ["ResponsesAgentRequest", "ResponsesAgentResponse", "ResponsesAgentStreamEvent", "create_annotation_added",
          "create_function_call_item", "create_function_call_output_item", "create_reasoning_item", "create_text_delta",
