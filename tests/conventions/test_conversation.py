@@ -56,17 +56,14 @@ TOOL = {
     "openinference_content": set(),
 }
 RETRIEVER = {
-    # The documents are written in both conventions whatever `conventions` says (tracing/_retriever.py: the readers
-    # of `retrievals` and `evaluate` need them); without content, output.value lists ids and URIs, texts left empty.
+    # Without content, output.value still lists the documents' ids and URIs (their texts left empty).
     "kind": {"openinference.span.kind"},
     "always": {"agent_tracing.retriever.schema", "agent_tracing.retriever.document_count", "output.value",
-               "output.mime_type", "gen_ai.operation.name", "gen_ai.data_source.id", "gen_ai.retrieval.documents",
-               *{f"retrieval.documents.{i}.document.{field}" for i in range(2) for field in ("id", "score", "metadata")}},
-    "always_content": {"retrieval.documents.0.document.content", "retrieval.documents.1.document.content"},
-    "genai": {"gen_ai.retrieval.top_k"},
+               "output.mime_type"},
+    "genai": {"gen_ai.operation.name", "gen_ai.data_source.id", "gen_ai.retrieval.documents", "gen_ai.retrieval.top_k"},
     "genai_content": {"gen_ai.retrieval.query.text"},
-    "openinference": set(),
-    "openinference_content": set(),
+    "openinference": {f"retrieval.documents.{i}.document.{field}" for i in range(2) for field in ("id", "score", "metadata")},
+    "openinference_content": {"retrieval.documents.0.document.content", "retrieval.documents.1.document.content"},
 }
 AGENT = {
     "kind": {"openinference.span.kind"},
@@ -94,7 +91,7 @@ CONTENT_PREFIXES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.s
 
 def expected(spec: dict[str, set[str]], conventions: set[str], content: bool) -> set[str]:
     """The keys a span of this spec carries under these conventions, with or without content."""
-    keys = set(spec["always"]) | (spec.get("always_content", set()) if content else set())
+    keys = set(spec["always"])
     if "openinference" in conventions:
         keys |= spec["kind"] | spec["openinference"] | (spec["openinference_content"] if content else set())
     else:
@@ -134,12 +131,10 @@ def test_each_span_carries_exactly_the_keys_of_its_type(run: Run, conventions: t
         assert keys == want, f"{name}: unexpected {sorted(keys - want)}, missing {sorted(want - keys)}"
         if not content:
             assert not [key for key in keys if key.startswith(CONTENT_PREFIXES) and key not in spec["always"]]
-        if name == conversation.RETRIEVER_SPAN:
-            continue
         if "genai" not in conventions:
             assert not [key for key in keys if key.startswith("gen_ai.")]
         if "openinference" not in conventions:
-            assert not [key for key in keys if key.startswith(("llm.", "tool.", "openinference."))]
+            assert not [key for key in keys if key.startswith(("llm.", "tool.", "retrieval.", "openinference."))]
     if not content:
         documents = json.loads(spans[conversation.RETRIEVER_SPAN].attributes["output.value"])
         assert [document["page_content"] for document in documents] == ["", ""]
