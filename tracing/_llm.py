@@ -67,7 +67,10 @@ class ModelCall:
 def model_call(inputs: Any, output: Any) -> ModelCall:
     """A model call read from its bound arguments (a mapping, or None) and its result (None when it has none)."""
     call = ModelCall()
-    arguments = inputs if isinstance(inputs, Mapping) else {}
+    if isinstance(inputs, Mapping):
+        arguments = inputs
+    else:  # the input of a span opened by hand (`Span.set_inputs`): the messages themselves, if anything
+        arguments = {"messages": inputs} if isinstance(inputs, (str, list, tuple)) else {}
     _read_arguments(call, arguments)
     if output is not None:
         _read_output(call, output)
@@ -81,7 +84,9 @@ def model_call(inputs: Any, output: Any) -> ModelCall:
 
 def agent_messages(inputs: Any, output: Any) -> tuple[list[Message], list[Message]]:
     """An agent turn's input messages (from the request, the first argument) and output messages (from the response)."""
-    request = next(iter(inputs.values()), None) if isinstance(inputs, Mapping) and inputs else None
+    request = inputs  # a request mapping, the input of a span opened by hand, or the bound arguments:
+    if isinstance(inputs, Mapping) and "input" not in inputs and "messages" not in inputs:
+        request = next(iter(inputs.values()), None) if inputs else None  # then the request is the first one
     messages: list[Message] = []
     if request is not None:
         items = get_field(request, "input")

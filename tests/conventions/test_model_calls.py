@@ -233,3 +233,20 @@ def test_set_tool_and_tool_spans_write_the_chosen_conventions_only(spans: Captur
             assert attrs(spans.one("manual"))["gen_ai.tool.call.id"] == "call_10"
         else:
             assert not [key for key in attrs(spans.one("lookup")) if key.startswith("gen_ai.")]
+
+
+def test_spans_opened_by_hand_read_their_recorded_inputs(spans: CapturedSpans) -> None:
+    with tracing.start_span("by_hand_llm", span_type="LLM") as span:
+        span.set_inputs(QUESTION)
+        span.set_outputs(COMPLETION)
+    with tracing.start_span("by_hand_agent", span_type="AGENT") as span:
+        span.set_inputs({"input": [{"role": "user", "content": "hi"}]})
+        span.set_outputs({"output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text",
+                                                                                          "text": "hello"}]}]})
+    llm = attrs(spans.one("by_hand_llm"))
+    assert llm["llm.input_messages.1.message.content"] == "Where is Paris?"
+    assert llm["gen_ai.usage.output_tokens"] == 3 and llm["gen_ai.operation.name"] == "chat"
+    agent = attrs(spans.one("by_hand_agent"))
+    assert json.loads(agent["gen_ai.input.messages"]) == [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
+    assert agent["llm.output_messages.0.message.content"] == "hello"
+    assert agent["gen_ai.operation.name"] == "invoke_agent" and agent["gen_ai.agent.name"] == "by_hand_agent"
