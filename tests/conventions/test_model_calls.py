@@ -168,13 +168,30 @@ _values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_siz
                                                              inner, max_size=5)), max_leaves=20)
 
 
+@tracing.trace(span_type="AGENT")
+def respond(request: Any, result: Any) -> Any:
+    """An agent function answering whatever the test hands it."""
+    return result
+
+
+@tracing.trace(span_type="TOOL")
+def use_tool(call_id: Any, argument: Any, result: Any) -> Any:
+    """A tool returning whatever the test hands it."""
+    return result
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(messages=_values, result=_values, chunks=st.lists(_values, max_size=4), stop=_values)
 def test_hostile_completions_never_fail_the_call(spans: CapturedSpans, messages: Any, result: Any, chunks: list[Any],
                                                  stop: Any) -> None:
     assert complete(messages, result=result, stop=stop) is result
     assert list(stream(messages, chunks)) == chunks
+    assert respond(messages, result) is result
+    assert respond({"input": messages}, {"output": chunks}) == {"output": chunks}
+    assert use_tool(stop, messages, result) is result
     assert tracing.error_counts() == {}
+    assert {span.name for span in spans.all()} >= {"complete", "stream", "respond", "use_tool"}
+    spans.clear()
 
 
 class BaseAgent(tracing.ResponsesAgent):
