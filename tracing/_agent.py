@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -47,11 +48,12 @@ _running_agent: ContextVar[str | None] = ContextVar("agent_tracing_running_agent
 """The runtime class of the agent whose entry point is being called (its AGENT span's `gen_ai.agent.name`)."""
 
 
-def _agent_attributes(inputs: dict[str, Any]) -> Mapping[str, Any]:
-    """The agent's runtime class, and the conversation and user of the request (the first argument)."""
+def _agent_attributes(defining: str, inputs: dict[str, Any]) -> Mapping[str, Any]:
+    """The agent's runtime class (else the class defining the method), and the conversation and user of the
+    request (the first argument)."""
     context = get_field(next(iter(inputs.values()), None), "context")
-    return _runtime.state.recorder.agent_attributes(_running_agent.get(), get_field(context, "conversation_id"),
-                                                    get_field(context, "user_id"))
+    return _runtime.state.recorder.agent_attributes(_running_agent.get() or defining,
+                                                    get_field(context, "conversation_id"), get_field(context, "user_id"))
 
 
 def _agent_name(instance: Any) -> str | None:
@@ -206,7 +208,7 @@ def _instrument(cls: type, name: str, validate: bool, stream_errors: str | None)
         spec = SpanSpec(
             name=f"{cls.__name__}.{name}",
             span_type=keys.SpanType.AGENT.value,
-            input_hook=_agent_attributes,
+            input_hook=functools.partial(_agent_attributes, cls.__name__),
         )
         target = traced(target, spec)
     if not validate:
