@@ -11,7 +11,6 @@ keeps no chunk it can fold, so its memory stays close to the size of the streame
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +21,9 @@ _ARGUMENTS_DELTA = "response.function_call_arguments.delta"
 _ITEM_ADDED = "response.output_item.added"
 _ITEM_DONE = "response.output_item.done"
 _ERROR_TYPES = frozenset({"error", "response.error"})
+_FINAL_TYPES = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_RESPONSE_FIELDS = ("object", "id", "model", "status", "incomplete_details", "usage")
+"""What the aggregate keeps of the response a final event carries (the LLM span's model, id and usage)."""
 _NOT_PYDANTIC = object()
 
 
@@ -90,6 +92,29 @@ def is_chat_chunk(chunk: Any) -> bool:
     return _is_chat_chunk(chunk)
 
 
+class _Text:
+    """Text written in pieces, as io.StringIO's write/getvalue, holding few pieces: each is merged into the one before
+    once that is no longer twice as long, so a stream's text costs about its size (StringIO keeps every piece written,
+    49 bytes of overhead each) and each character is copied O(log n) times."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        """Append a piece of text."""
+        parts = self.parts
+        parts.append(text)
+        while len(parts) > 1 and len(parts[-2]) <= 2 * len(parts[-1]):
+            last = parts.pop()
+            parts[-1] += last
+
+    def getvalue(self) -> str:
+        """The text written so far."""
+        return "".join(self.parts)
+
+
 class _ItemSlot:
     """An output item still being streamed: its skeleton and the text streamed into it."""
 
@@ -99,12 +124,12 @@ class _ItemSlot:
         self.index = index
         self.item_id = item_id
         self.skeleton = skeleton
-        self.buffer: io.StringIO | None = None
+        self.buffer: _Text | None = None
         self.kind = "arguments" if get_field(skeleton, "type") == "function_call" else "text"
 
-    def start(self, kind: str) -> io.StringIO:
+    def start(self, kind: str) -> _Text:
         """Start streaming text (``text``) or function arguments (``arguments``) into this item."""
-        self.buffer = io.StringIO()
+        self.buffer = _Text()
         self.kind = kind
         return self.buffer
 
@@ -139,6 +164,7 @@ class _ResponsesAggregate:
         self.open: dict[Any, _ItemSlot] = {}
         self.custom_outputs: dict[str, Any] = {}
         self.error: dict[str, Any] | None = None
+        self.response: dict[str, Any] = {}
 
     def add(self, event: Any) -> bool:
         """Fold one event; False when it is not a Responses event."""
@@ -166,6 +192,10 @@ class _ResponsesAggregate:
                 self.slots[done.index] = item
         elif kind in _ERROR_TYPES and self.error is None:
             self.error = _error_of(event)
+        elif kind in _FINAL_TYPES:
+            response = fields.get("response")
+            self.response = {name: _as_dict(get_field(response, name)) for name in _RESPONSE_FIELDS
+                             if get_field(response, name) is not None}
         custom = fields.get("custom_outputs")
         if custom and isinstance(custom, Mapping):
             self.custom_outputs.update(custom)
@@ -209,7 +239,7 @@ class _ResponsesAggregate:
     def result(self) -> dict[str, Any]:
         """The aggregate, shaped like a ResponsesAgentResponse."""
         output = [slot.item() if isinstance(slot, _ItemSlot) else slot for slot in self.slots]
-        result: dict[str, Any] = {"output": output}
+        result: dict[str, Any] = {"output": output, **self.response}
         if self.custom_outputs:
             result["custom_outputs"] = self.custom_outputs
         if self.error is not None:
@@ -234,7 +264,7 @@ class _ToolCall:
         self.id: Any = None
         self.type: Any = None
         self.name: Any = None
-        self.arguments = io.StringIO()
+        self.arguments = _Text()
 
     def add(self, fragment: Any) -> None:
         """Fold one fragment: ids, types and names are kept, arguments appended."""
@@ -262,7 +292,7 @@ class _Choice:
 
     def __init__(self) -> None:
         self.role: Any = None
-        self.content = io.StringIO()
+        self.content = _Text()
         self.tool_calls: dict[Any, _ToolCall] = {}
         self.finish_reason: Any = None
 
@@ -352,7 +382,7 @@ class StreamAggregator:
 
     def __init__(self, summarise: Summarise | None = None, room: int = 65536) -> None:
         self._mode = ""
-        self._text: io.StringIO | None = None
+        self._text: _Text | None = None
         self._items: list[Any] = []
         self._fold: _ResponsesAggregate | _ChatAggregate | None = None
         self._other: list[Any] = []
@@ -421,7 +451,7 @@ class StreamAggregator:
     def _start(self, chunk: Any) -> None:
         """Choose the mode from the first chunk and fold it."""
         if isinstance(chunk, str):
-            self._mode, self._text = "text", io.StringIO()
+            self._mode, self._text = "text", _Text()
         elif _is_responses_event(chunk):
             self._mode, self._fold = "responses", _ResponsesAggregate()
         elif _is_chat_chunk(chunk):
