@@ -11,7 +11,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from openai.types.responses import Response
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseTextDeltaEvent,
+)
 
 import tracing
 from tests.capture import CapturedSpans, attrs
@@ -139,6 +144,27 @@ def test_a_stream_of_responses_events_records_its_output_messages(spans: Capture
     assert json.loads(recorded["gen_ai.output.messages"]) == [
         {"role": "assistant", "parts": [{"type": "text", "content": "In France."}], "finish_reason": "stop"}]
     assert recorded["gen_ai.request.model"] == recorded["llm.model_name"] == "gpt-4o"
+
+
+def test_a_stream_of_responses_sdk_events_records_the_final_response(spans: CapturedSpans) -> None:
+    items = RESPONSE["output"]
+    done = [ResponseOutputItemDoneEvent.model_validate({"type": "response.output_item.done", "item": item,
+                                                        "output_index": index, "sequence_number": 2 + index})
+            for index, item in enumerate(items)]
+    events = [
+        *done[:2],
+        ResponseTextDeltaEvent(type="response.output_text.delta", item_id="msg_1", output_index=2, content_index=0,
+                               delta="In France.", logprobs=[], sequence_number=1),
+        done[2],
+        ResponseCompletedEvent.model_validate({"type": "response.completed", "response": RESPONSE, "sequence_number": 9}),
+    ]
+    list(stream("Where is Paris?", events))
+    recorded = attrs(spans.one("stream"))
+    assert json.loads(recorded["gen_ai.output.messages"]) == RESPONSE_OUTPUT
+    assert recorded["gen_ai.response.id"] == "resp_9" and recorded["gen_ai.provider.name"] == "openai"
+    assert recorded["gen_ai.response.model"] == recorded["llm.model_name"] == "gpt-4.1-2025-04-14"
+    assert recorded["gen_ai.usage.input_tokens"] == recorded["llm.token_count.prompt"] == 20
+    assert recorded["gen_ai.usage.cache_read.input_tokens"] == 4
 
 
 def test_messages_are_redacted_like_every_value(spans: CapturedSpans) -> None:
