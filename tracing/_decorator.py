@@ -170,7 +170,11 @@ class _Plan:
         return aggregate_stream(chunks)
 
 
-FOLD_EVERY = 1024
+FOLD_EVERY = 64
+"""Chunks held before they are folded: small chunks (a token, a text-delta event) are objects of 50 to 300 bytes for a
+few characters, so a stream holds at most this many beside its aggregate (issue 15: 1,000 open streams)."""
+FOLD_EVENTS_EVERY = 16
+"""The same for Responses events and ChatCompletion chunks."""
 
 
 class _Stream:
@@ -205,8 +209,11 @@ class _Stream:
         try:
             if self.first_ms is None:
                 self.first_ms = (time.perf_counter() - self.started) * 1000.0
-                if not _foldable(chunks[-1]):
-                    self.fold_every = 1  # objects are summarised as they come, never held until the fold
+                first = chunks[-1]
+                if type(first) is not str:
+                    # objects are summarised as they come, never held until the fold; events (dicts or models of a
+                    # few hundred bytes for a few characters of text) are held in fewer numbers than text
+                    self.fold_every = FOLD_EVENTS_EVERY if _foldable(first) else 1
             if self.events_left > 0:
                 self.events_left -= 1
                 _state.recorder.add_chunk_event(self.span, self.folded + len(chunks) - 1, chunks[-1])
