@@ -86,23 +86,22 @@ def tracing_cost(make: Callable[[int], Iterator[Any]], streams: int, chunks: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print what tracing holds per open stream for each kind of stream, against the budget."""
+    """Print what tracing holds per open stream for each kind of stream, against the budget (tests/core/
+    test_stream_memory.py asserts the bound)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=1000, help="streams open at once")
     parser.add_argument("--chunks", type=int, default=200, help="chunks each has yielded")
     args = parser.parse_args(argv)
     tracing.configure(service_name="bench-stream-memory", exporters=[NullExporter()])
     print(f"{machine()}; {args.streams} open streams, {args.chunks} chunks each")
-    worst = 0.0
     for name, make in (("text chunks", text_chunks), ("Responses text deltas", delta_events)):
         per_stream, floor, text = tracing_cost(make, args.streams, args.chunks)
         budget = 2 * text + 2048
-        worst = max(worst, per_stream / budget)
         print(f"  {name:<24} agent-tracing holds {per_stream / 1024:5.1f} KiB per stream for {text / 1024:.1f} KiB of "
               f"text (budget {budget / 1024:.1f} KiB: {per_stream / budget:.2f} of it); a hand-written span "
               f"{floor / 1024:.1f} KiB")
     tracing.shutdown()
-    return 0 if worst <= 1 else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,3 +20,9 @@ def test_bench_otlp_checks_the_bytes_and_prints_the_ratio() -> None:
     out = _run("bench_otlp.py", "--rounds", "1", "--number", "1", "--batch", "12")
     assert "one batch of 12 spans" in out
     assert "faster" in out
+
+
+def test_bench_stream_memory_prints_what_open_streams_hold() -> None:
+    out = _run("bench_stream_memory.py", "--streams", "20", "--chunks", "30")
+    assert "20 open streams, 30 chunks each" in out
+    assert out.count("agent-tracing holds") == 2
