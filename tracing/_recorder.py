@@ -207,8 +207,8 @@ class Recorder:
         elif span_type == SpanType.AGENT.value:
             if self.capture_content:
                 span.set_attributes(self._agent_turn(inputs, value))
-        elif span_type == SpanType.TOOL.value and "genai" in self.conventions:
-            span.set_attributes(self._tool_call(inputs, value))
+        elif span_type == SpanType.TOOL.value:
+            span.set_attributes(self.tool_call(None, value))  # its id and arguments: when it started
 
     def _retrieval_request(self, inputs: Any) -> dict[str, AttributeValue]:
         """A retriever's query (content) and how many documents it was asked for, from its arguments."""
@@ -224,14 +224,17 @@ class Recorder:
             attributes[keys.GEN_AI_RETRIEVAL_TOP_K] = top_k
         return attributes
 
-    def _tool_call(self, inputs: Any, value: Any) -> dict[str, AttributeValue]:
-        """A tool call's id (a tool-call id argument), and with content its arguments and result (GenAI)."""
+    def tool_call(self, inputs: Any, value: Any, with_arguments: bool = True) -> dict[str, AttributeValue]:
+        """A tool call's id (a tool-call id argument), and with content its arguments and result (GenAI); nothing
+        for inputs or a value of None."""
         attributes: dict[str, AttributeValue] = {}
+        if "genai" not in self.conventions:
+            return attributes
         if isinstance(inputs, Mapping):
             named = next((name for name in _TOOL_CALL_IDS if isinstance(inputs.get(name), str)), None)
             if named is not None:
                 attributes[keys.GEN_AI_TOOL_CALL_ID] = self.text(inputs[named])
-            if self.capture_content:
+            if self.capture_content and with_arguments:
                 arguments = inputs if named is None else {k: v for k, v in inputs.items() if k != named}
                 attributes[keys.GEN_AI_TOOL_CALL_ARGUMENTS] = self.json(arguments)
         if value is not None and self.capture_content:

@@ -50,7 +50,10 @@ class Span:
         if not self.otel.is_recording():
             return
         try:
-            _runtime.state.recorder.set_outputs(self.otel, self._span_type, self._name, self._inputs, outputs, self._schema)
+            recorder = _runtime.state.recorder
+            if self._span_type == _TOOL:  # a tool call opened by hand: its id and arguments from its recorded inputs
+                recorder.set(self.otel, recorder.tool_call(self._inputs, None))
+            recorder.set_outputs(self.otel, self._span_type, self._name, self._inputs, outputs, self._schema)
         except Exception as exc:  # noqa: BLE001
             report("recording outputs", exc)
 

@@ -3,8 +3,9 @@
 `tool_attributes` describes a tool in both conventions (OpenInference `tool.name`, `tool.description`,
 `tool.parameters`; GenAI `gen_ai.operation.name=execute_tool`, `gen_ai.tool.name`, `gen_ai.tool.description`,
 `gen_ai.tool.call.id`); the recorder keeps those of the configured `conventions` when it writes them
-(`Recorder.tool_keys`: at span start for a traced callable, in `Span.set_tool`), and adds the call's
-`gen_ai.tool.call.id|arguments|result` when the span ends. `tool_spec` gives a traced callable's spec these
+(`Recorder.tool_keys`: at span start for a traced callable, in `Span.set_tool`); a traced tool's call id and
+arguments are recorded when it starts (`gen_ai.tool.call.id|arguments`, so a failed call shows them), its
+result when it ends. `tool_spec` gives a traced callable's spec these
 attributes once, when it is decorated (the description from the docstring, the parameters from the signature and
 its annotations), so a call pays nothing for them.
 """
@@ -12,6 +13,7 @@ its annotations), so a call pays nothing for them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -105,4 +107,14 @@ def tool_spec(spec: Any, func: Callable[..., Any], description: str | None = Non
     except Exception as exc:  # noqa: BLE001 - a tool we cannot describe is still traced
         report("describing a tool", exc)
         return spec
+    if span_type == keys.SpanType.TOOL.value and spec.input_hook is None:
+        hook = functools.partial(_tool_call, spec.capture_inputs)
+        return dataclasses.replace(spec, attributes=attributes, input_hook=hook)
     return dataclasses.replace(spec, attributes=attributes)
+
+
+def _tool_call(with_arguments: bool, inputs: dict[str, Any]) -> Mapping[str, Any]:
+    """A TOOL span's call id and arguments, recorded when it starts (so a tool that fails still shows them)."""
+    from tracing import _runtime
+
+    return _runtime.state.recorder.tool_call(inputs, None, with_arguments)

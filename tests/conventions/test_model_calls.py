@@ -293,3 +293,33 @@ def test_spans_opened_by_hand_read_their_recorded_inputs(spans: CapturedSpans) -
     assert json.loads(agent["gen_ai.input.messages"]) == [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
     assert agent["llm.output_messages.0.message.content"] == "hello"
     assert agent["gen_ai.operation.name"] == "invoke_agent" and agent["gen_ai.agent.name"] == "by_hand_agent"
+
+
+def test_a_failing_tool_shows_its_call_id_and_arguments(spans: CapturedSpans) -> None:
+    @tracing.trace(span_type="TOOL")
+    def flaky(city: str, tool_call_id: str) -> str:
+        """Fails."""
+        raise RuntimeError("no weather today")
+
+    @tracing.trace(span_type="TOOL", capture_inputs=False)
+    def private(secret_city: str, tool_call_id: str) -> str:
+        """Keeps its arguments to itself."""
+        return "ok"
+
+    try:
+        flaky("Paris", tool_call_id="call_1")
+    except RuntimeError:
+        pass
+    private("Paris", tool_call_id="call_2")
+    with tracing.start_span("by_hand", span_type="TOOL") as span:
+        span.set_inputs({"city": "Rome", "call_id": "call_3"})
+        span.set_outputs("sunny")
+    failed = attrs(spans.one("flaky"))
+    assert failed["gen_ai.tool.call.id"] == "call_1" and json.loads(failed["gen_ai.tool.call.arguments"]) == {"city": "Paris"}
+    assert "gen_ai.tool.call.result" not in failed
+    kept = attrs(spans.one("private"))
+    assert kept["gen_ai.tool.call.id"] == "call_2" and kept["gen_ai.tool.call.result"] == "ok"
+    assert "gen_ai.tool.call.arguments" not in kept and "input.value" not in kept
+    by_hand = attrs(spans.one("by_hand"))
+    assert by_hand["gen_ai.tool.call.id"] == "call_3" and by_hand["gen_ai.tool.call.result"] == "sunny"
+    assert json.loads(by_hand["gen_ai.tool.call.arguments"]) == {"city": "Rome"}
