@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -476,6 +477,28 @@ def _forget_pipeline(*, forked: bool) -> Any:
     state.forked = forked
     state.generation += 1
     return pipeline
+
+
+@contextlib.contextmanager
+def set_aside() -> Iterator[None]:
+    """Run the block with no active pipeline (the next traced call or `configure()` sets one up); afterwards shut
+    that one down and make the pipeline active before the block active again, with its settings and exporters.
+    Spans the set-aside pipeline started keep ending there. (The pytest plugin isolates each test with this.)"""
+    with _lock:
+        saved = {slot: getattr(state, slot) for slot in _State.__slots__ if slot != "generation"}
+        _forget_pipeline(forked=False)
+    try:
+        yield
+    finally:
+        with _lock:
+            shutdown()
+            for slot, value in saved.items():
+                setattr(state, slot, value)
+            state.generation += 1
+            provider, pipeline = saved["provider"], saved["pipeline"]
+            if provider is not None and not saved["owned"] and provider in _fanouts:
+                _fanouts[provider].pipeline = pipeline
+            _signals.follow(state.settings.flush_on_signals)
 
 
 def late_dropped() -> int:

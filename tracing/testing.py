@@ -358,18 +358,5 @@ def capturing(**settings: Any) -> Iterator[CapturedSpans]:
     The pipeline active before is set aside, not shut down: spans it started end there, and it is the active one
     again after the block, with the settings and exporters it had. The block's pipeline is shut down at its end.
     """
-    with _runtime._lock:
-        saved = {slot: getattr(_runtime.state, slot) for slot in _runtime._State.__slots__ if slot != "generation"}
-        _runtime._forget_pipeline(forked=False)
-    try:
+    with _runtime.set_aside():
         yield CapturedSpans().configure(**settings)
-    finally:
-        with _runtime._lock:
-            _runtime.shutdown()
-            for slot, value in saved.items():
-                setattr(_runtime.state, slot, value)
-            _runtime.state.generation += 1
-            provider, pipeline = saved["provider"], saved["pipeline"]
-            if provider is not None and not saved["owned"] and provider in _runtime._fanouts:
-                _runtime._fanouts[provider].pipeline = pipeline
-            _runtime._signals.follow(_runtime.state.settings.flush_on_signals)
