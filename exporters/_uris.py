@@ -199,7 +199,8 @@ _filtered: set[str] = set()
 
 def _log_each_message_once(module: str) -> None:
     """Add the once-per-message filter to the loggers the SDK's OTLP exporters log their failures to."""
-    names = {module, "opentelemetry.exporter.otlp.common.http", "opentelemetry.exporter.otlp.proto.grpc.exporter"}
+    names = {module, "opentelemetry.exporter.otlp.common.http", "opentelemetry.exporter.otlp.proto.grpc.exporter",
+             "opentelemetry.exporter.otlp.proto.http.trace_exporter"}  # the SDK's HTTP exporter, beneath ours
     for name in names - _filtered:
         _filtered.add(name)
         logging.getLogger(name).addFilter(_OncePerMessage())
