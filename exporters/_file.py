@@ -50,6 +50,11 @@ class FileSpanExporter(SpanExporter):
         self._lock = threading.Lock()
         self._closed = False
         self._failed = False
+        # The OTLP JSON encoder loads with the first file exporter (import time), here and not at the first export:
+        # a process forked while an export thread imports it would inherit the module's import lock held.
+        from exporters._encode import encode_json_line
+
+        self._encode = encode_json_line
         _FORKABLE.add(self)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -58,10 +63,8 @@ class FileSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
-        from exporters._encode import encode_json_line  # the OTLP JSON encoder loads with the first batch (import time)
-
         try:
-            line = encode_json_line(spans)
+            line = self._encode(spans)
             with self._lock:
                 self._append(line)
         except Exception as exc:  # noqa: BLE001 - SPEC 3.2: exporting never raises
