@@ -180,7 +180,7 @@ JSON_VALUES = st.recursive(
 METADATA = (
     JSON_VALUES.map(lambda value: json.dumps(value))  # JSON of any shape: objects whose URI fields have any type, lists, scalars
     | st.text(max_size=12)  # not JSON
-    | st.integers() | st.booleans() | st.lists(st.text(max_size=4), max_size=3)  # not even text
+    | st.integers(-(2**63), 2**63 - 1) | st.booleans() | st.lists(st.text(max_size=4), max_size=3)  # not even text (OTLP ints are int64)
     | st.none()  # no metadata attribute
 )
 
