@@ -27,7 +27,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from exporters._encode import encode_json_line
-from exporters.evaluation.dataset import _documents
+from exporters.evaluation.dataset import documents as _read_documents
 from exporters.tracefiles.reader import SpanEvent, SpanRecord, decode_line
 from tracing import _runtime, keys
 from tracing._recorder import span_type_name
@@ -101,7 +101,7 @@ class CapturedSpan:
     def documents(self) -> list[dict[str, Any]]:
         """A retriever's (or reranker's) documents in rank order: id, content, score, doc_uri, metadata."""
         return [{name: document[name] for name in ("id", "content", "score", "doc_uri", "metadata")}
-                for document in _documents(self.record, include_content=True)]
+                for document in _read_documents(self.record)]
 
     @property
     def stream(self) -> StreamInfo | None:

@@ -146,8 +146,10 @@ def _query(record: SpanRecord) -> str | None:
     return _dumps(value)
 
 
-def _documents(record: SpanRecord, include_content: bool) -> list[dict[str, Any]]:
-    """Ranked documents from retrieval.documents.N.*; the tail from output.value when the attribute budget cut it short."""
+def documents(record: SpanRecord, include_content: bool = True) -> list[dict[str, Any]]:
+    """A retriever's ranked documents (rank, id, doc_uri, score, content, metadata): from retrieval.documents.N.*, and
+    from output.value (MLflow's document JSON) for the tail the attribute budget cut short or when the OpenInference
+    keys were not written."""
     found: dict[int, dict[str, Any]] = {}
     for key, value in record.attributes.items():
         match = _DOCUMENT_KEY.match(key) if key.startswith(_DOCUMENT_PREFIX) else None
@@ -215,7 +217,7 @@ def _row(record: SpanRecord, include_content: bool) -> dict[str, Any]:
         "retriever": str(record.attributes.get(keys.GEN_AI_DATA_SOURCE_ID) or record.name),
         "request": None,
         "query": _query(record),
-        "documents": _documents(record, include_content),
+        "documents": documents(record, include_content),
         "start_time": started.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "duration_ms": round(record.duration_ms, 3),
         "status": record.status_code,

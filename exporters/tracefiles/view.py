@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
+from exporters.evaluation.dataset import documents
 from exporters.tracefiles.reader import SpanRecord
 from tracing import keys
 
@@ -52,7 +53,11 @@ class _Node:
 
 
 def document_count(record: SpanRecord) -> int:
-    """How many retrieval documents a span carries (OpenInference retrieval.documents.N.*)."""
+    """How many retrieval documents a span carries: the count we record, else OpenInference's retrieval.documents.N.*
+    (spans other writers made)."""
+    count = record.attributes.get(keys.RETRIEVER_DOCUMENT_COUNT)
+    if type(count) is int:
+        return count
     return len({m.group(1) for key in record.attributes if (m := _DOCUMENT_KEY.match(key))})
 
 
@@ -204,36 +209,14 @@ def _details(record: SpanRecord, width: int) -> Iterator[str]:
     for label, key in (("input", keys.INPUT_VALUE), ("output", keys.OUTPUT_VALUE)):
         if key in record.attributes:
             yield safe(f"{label}: {_text(record.attributes[key])}", limit)
-    for rank, document in enumerate(_documents(record), start=1):
+    for rank, document in enumerate(documents(record, include_content=False), start=1):
         score = document.get("score")
         shown = f"{score:.4g}" if isinstance(score, float) else str(score) if score is not None else "-"
-        yield safe(f"document {rank}: {document.get('uri') or document.get('id') or '-'}  score {shown}", limit)
+        yield safe(f"document {rank}: {document.get('doc_uri') or document.get('id') or '-'}  score {shown}", limit)
     for event in record.events:
         offset = (event.time_unix_nano - record.start_time_unix_nano) / 1e6
         attributes = ", ".join(f"{key}={_text(value)}" for key, value in event.attributes.items())
         yield safe(f"event {event.name} at +{offset:.1f} ms" + (f": {attributes}" if attributes else ""), limit)
-
-
-def _documents(record: SpanRecord) -> list[dict[str, object]]:
-    found: dict[int, dict[str, object]] = {}
-    for key, value in record.attributes.items():
-        match = _DOCUMENT_KEY.match(key)
-        if match is None:
-            continue
-        document = found.setdefault(int(match.group(1)), {})
-        field = match.group(2)
-        if field == keys.DOCUMENT_ID:
-            document["id"] = value
-        elif field == keys.DOCUMENT_SCORE:
-            document["score"] = value
-        elif field == keys.DOCUMENT_METADATA and isinstance(value, str):
-            try:
-                metadata = json.loads(value)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(metadata, dict) and keys.MLFLOW_DOC_URI in metadata:
-                document["uri"] = metadata[keys.MLFLOW_DOC_URI]
-    return [found[index] for index in sorted(found)]
 
 
 def _text(value: object) -> str:

@@ -242,3 +242,31 @@ def test_jaeger_writes_big_integers_as_strings_and_keeps_exception_escaped(tmp_p
     fields = {f["key"]: f for f in spans["fails"]["logs"][0]["fields"]}
     assert fields["exception.escaped"] == {"key": "exception.escaped", "type": "bool", "value": True}
     assert fields["exception.type"]["value"] == "ValueError"
+
+
+def test_view_shows_documents_of_genai_only_retrievers_and_other_writers_uris(tmp_path: Path) -> None:
+    import tracing
+
+    path = tmp_path / "genai.jsonl"
+    tracing.configure(exporters=[str(path)], conventions=["genai"])
+
+    @tracing.trace(span_type="RETRIEVER")
+    def search(query: str) -> list[dict[str, object]]:
+        return [{"page_content": "bikes", "metadata": {"doc_uri": "https://kb.example/bikes", "chunk_id": "c1"}}]
+
+    search("bikes")
+    tracing.shutdown()
+    provider = provider_with(FileSpanExporter(path))
+    with provider.get_tracer("langchain").start_as_current_span("VectorStoreRetriever", attributes={
+        "openinference.span.kind": "RETRIEVER",
+        "retrieval.documents.0.document.content": "trains",
+        "retrieval.documents.0.document.metadata": '{"source": "docs/trains.md"}',
+    }):
+        pass
+    provider.shutdown()
+    run = subprocess.run([sys.executable, "-m", "exporters.cli", "view", str(path), "--details"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert run.returncode == 0, run.stderr
+    assert "document 1: https://kb.example/bikes" in run.stdout  # from output.value: no retrieval.documents.* under genai
+    assert "document 1: docs/trains.md" in run.stdout  # LangChain's metadata.source
+    assert re.search(r"search .*1 doc", run.stdout), run.stdout
