@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import itertools
 import os
 import signal
@@ -12,7 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -26,11 +27,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import exporters
-from exporters import GuardedExporter, _processor, _sampling
 from tracing._errors import logger, report
 from tracing._recorder import Recorder
 from tracing._settings import DEFAULT_TRACE_FILE, Sampling, Settings, resolve
 from tracing._version import __version__
+
+if TYPE_CHECKING:
+    from exporters import CountingBatchSpanProcessor, GuardedExporter
 
 INSTRUMENTATION_NAME = "agent-tracing"
 MAX_SPAN_ATTRIBUTES = 1024
@@ -38,7 +41,9 @@ MAX_SPAN_ATTRIBUTES = 1024
 
 EXIT_TIMEOUT_S = 5.0
 """At interpreter (or multiprocessing child) exit, how long the flush of finished spans may take."""
-SHUTDOWN_TIMEOUT_S = _processor.SHUTDOWN_TIMEOUT_S
+SHUTDOWN_TIMEOUT_S = 10.0
+"""How long `shutdown()` and a replaced pipeline may take to drain (the batch processor's own bound, which a test
+checks: its module loads with the first exporter, not with `import tracing`)."""
 
 
 class _State:
@@ -82,7 +87,7 @@ class _Pipeline(SpanProcessor):
         self.multi = SynchronousMultiSpanProcessor()
         for processor in self.processors:
             self.multi.add_span_processor(processor)
-        self.sampler = None if sampling is None else _sampling.TailSampler(self.multi, **sampling.model_dump())
+        self.sampler = None if sampling is None else _tail_sampler(self.multi, sampling)
         self.entry: SpanProcessor = self.multi if self.sampler is None else self.sampler
         if self.sampler is not None and previous is not None and previous.sampler is not None:
             self.sampler.take_over(previous.sampler)
@@ -151,7 +156,7 @@ class _Pipeline(SpanProcessor):
             self.sampler.settle()
         processors, self.processors = self.processors, []
         kept = {id(processor) for processor in keep}
-        ours = [p for p in processors if isinstance(p, _processor.CountingBatchSpanProcessor) and id(p) not in kept]
+        ours = [p for p in processors if _is_counting(p) and id(p) not in kept]
         for counting in ours:
             counting.on_late = self.late
             counting.begin_shutdown(deadline)
@@ -159,7 +164,7 @@ class _Pipeline(SpanProcessor):
             if id(processor) in kept:
                 continue
             try:
-                if isinstance(processor, _processor.CountingBatchSpanProcessor):
+                if _is_counting(processor):
                     processor.finish_shutdown(deadline)
                 else:
                     processor.shutdown()
@@ -173,7 +178,7 @@ class _Pipeline(SpanProcessor):
         if self.sampler is not None:
             self.sampler.abandon()
         for processor in self.processors:
-            if isinstance(processor, _processor.CountingBatchSpanProcessor):
+            if _is_counting(processor):
                 processor.abandon()
         self.processors = []
 
@@ -188,6 +193,19 @@ class _Pipeline(SpanProcessor):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.0002)
+
+
+def _tail_sampler(downstream: SpanProcessor, sampling: Sampling) -> Any:
+    from exporters._sampling import TailSampler
+
+    return TailSampler(downstream, **dataclasses.asdict(sampling))
+
+
+def _is_counting(processor: SpanProcessor) -> TypeGuard[CountingBatchSpanProcessor]:
+    """Whether this is our counting batch processor (if it is one, its module is loaded: none is imported here,
+    which may run in a forked child)."""
+    module = sys.modules.get("exporters._processor")
+    return module is not None and isinstance(processor, module.CountingBatchSpanProcessor)
 
 
 def _successor(pipeline: _Pipeline) -> _Pipeline | None:
@@ -245,7 +263,7 @@ def _processor_for(item: Any, guards: list[GuardedExporter], settings: Settings)
     if isinstance(item, SpanProcessor):
         return item
     if isinstance(item, SpanExporter):
-        guard = GuardedExporter(item)
+        guard = exporters.GuardedExporter(item)
         guards.append(guard)
         if isinstance(item, (InMemorySpanExporter, ConsoleSpanExporter)):
             return SimpleSpanProcessor(guard)
@@ -257,8 +275,8 @@ def _processor_for(item: Any, guards: list[GuardedExporter], settings: Settings)
         state.memory = InMemorySpanExporter()
         return SimpleSpanProcessor(state.memory)
     if uri == "console":
-        return SimpleSpanProcessor(GuardedExporter(ConsoleSpanExporter()))
-    return _batch(GuardedExporter(exporters.exporter_from_uri(uri, protocol=settings.otlp_protocol)))
+        return SimpleSpanProcessor(exporters.GuardedExporter(ConsoleSpanExporter()))
+    return _batch(exporters.GuardedExporter(exporters.exporter_from_uri(uri, protocol=settings.otlp_protocol)))
 
 
 def _batch(exporter: SpanExporter) -> SpanProcessor:
@@ -312,7 +330,7 @@ def _install(settings: Settings, *, explicit: bool) -> TracerProvider:
     else:
         provider = _new_provider(settings)
         if not processors:
-            processors = [_batch(GuardedExporter(exporters.FileSpanExporter(DEFAULT_TRACE_FILE)))]
+            processors = [_batch(exporters.GuardedExporter(exporters.FileSpanExporter(DEFAULT_TRACE_FILE)))]
             _announce_default()
         pipeline = _Pipeline(processors, settings.sampling, previous)
         provider.add_span_processor(pipeline)

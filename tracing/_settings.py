@@ -1,7 +1,13 @@
-"""Settings of the tracing pipeline, merged from arguments, a config dict or YAML file, and the environment."""
+"""Settings of the tracing pipeline, merged from arguments, a config dict or YAML file, and the environment.
+
+The settings are frozen dataclasses, so `import tracing` builds no pydantic model; pydantic validates them (field
+constraints in each field's metadata) the first time a layer holds a value.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +21,6 @@ from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
     OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Convention = Literal["openinference", "genai"]
 AttributeScalar = str | bool | int | float
@@ -24,102 +29,143 @@ ENV_PREFIX = "AGENT_TRACING_"
 DEFAULT_TRACE_FILE = "traces/traces.jsonl"
 DEFAULT_SAMPLING_MAX_SPANS = 10_000
 DEFAULT_SAMPLING_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_CONVENTIONS: frozenset[Convention] = frozenset({"openinference", "genai"})
+_CONFIG = {"extra": "forbid", "arbitrary_types_allowed": True}
+"""pydantic's configuration of the dataclasses below (read from `__pydantic_config__`)."""
 
 
-class Redaction(BaseModel):
+def _limits(default: Any, **constraints: Any) -> Any:
+    """A dataclass field whose pydantic constraints (`ge`, `le`, `allow_inf_nan`) travel in its metadata."""
+    return dataclasses.field(default=default, metadata=constraints)
+
+
+@dataclasses.dataclass(frozen=True)
+class Redaction:
     """What redaction hides: secret-looking keys (built in, extended by `keys`), `values` patterns, a callback."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    __pydantic_config__ = _CONFIG
 
     enabled: bool = True
     keys: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
     callback: Callable[[str, Any], Any] | None = None
 
-    @field_validator("keys", "values")
-    @classmethod
-    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
+    def __post_init__(self) -> None:
+        for pattern in (*self.keys, *self.values):
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
-        return patterns
 
 
-class Sampling(BaseModel):
+@dataclasses.dataclass(frozen=True)
+class Sampling:
     """Tail sampling: traces with an ERROR span (`keep_errors`) or a local root lasting at least
     `keep_slower_than_ms` are kept whole, the rest at `ratio` by trace id; undecided traces wait in a buffer of at
     most `max_spans` spans and about `max_bytes` bytes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    __pydantic_config__ = _CONFIG
 
-    ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    ratio: float = _limits(1.0, ge=0.0, le=1.0)
     keep_errors: bool = True
-    keep_slower_than_ms: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
-    max_spans: int = Field(default=DEFAULT_SAMPLING_MAX_SPANS, ge=1)
-    max_bytes: int = Field(default=DEFAULT_SAMPLING_MAX_BYTES, ge=1)
+    keep_slower_than_ms: float | None = _limits(None, ge=0.0, allow_inf_nan=False)
+    max_spans: int = _limits(DEFAULT_SAMPLING_MAX_SPANS, ge=1)
+    max_bytes: int = _limits(DEFAULT_SAMPLING_MAX_BYTES, ge=1)
 
 
-class Settings(BaseModel):
+@dataclasses.dataclass(frozen=True)
+class Settings:
     """The resolved configuration of agent-tracing."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    __pydantic_config__ = _CONFIG
 
     service_name: str | None = None
     exporters: tuple[Any, ...] | None = None
-    sample_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    sample_ratio: float | None = _limits(None, ge=0.0, le=1.0)
     capture_content: bool = True
     redact: Redaction = Redaction()
-    conventions: frozenset[Convention] = frozenset({"openinference", "genai"})
-    max_attribute_length: int = Field(default=65536, ge=256)
-    resource_attributes: dict[str, AttributeScalar] = {}
-    stream_chunk_events: int = Field(default=0, ge=0)
-    span_attribute_count_limit: int | None = Field(default=None, ge=0)
+    conventions: frozenset[Convention] = DEFAULT_CONVENTIONS
+    max_attribute_length: int = _limits(65536, ge=256)
+    resource_attributes: dict[str, AttributeScalar] = dataclasses.field(default_factory=dict)
+    stream_chunk_events: int = _limits(0, ge=0)
+    span_attribute_count_limit: int | None = _limits(None, ge=0)
     otlp_protocol: Literal["grpc", "http/protobuf", "http/json"] = "http/protobuf"
     flush_on_signals: bool = False
     sampling: Sampling | None = None
 
-    @field_validator("sampling", mode="before")
-    @classmethod
-    def _sampling_switch(cls, value: Any) -> Any:
-        if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "off", "no", "0", "none")):
-            return None
-        return Sampling() if value is True else value
 
-    @field_validator("exporters", mode="before")
-    @classmethod
-    def _exporter_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        if value is not None and not isinstance(value, (list, tuple)):
-            return (value,)
-        return value
+def _sampling_switch(value: Any) -> Any:
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "off", "no", "0", "none")):
+        return None
+    return {} if value is True else value
 
-    @field_validator("redact", mode="before")
-    @classmethod
-    def _redaction(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            return Redaction(enabled=value)
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                return Redaction(enabled=lowered in ("true", "1", "yes", "on"))
-            return Redaction(keys=tuple(p.strip() for p in value.split(",") if p.strip()))
-        if isinstance(value, (list, tuple)):
-            return Redaction(keys=tuple(value))
-        if callable(value) and not isinstance(value, (Redaction, Mapping)):
-            return Redaction(callback=value)
-        return value
 
-    @field_validator("conventions", mode="before")
-    @classmethod
-    def _convention_set(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value.strip().lower() in ("default", "all"):
-                return frozenset({"openinference", "genai"})
-            return frozenset(p.strip().lower() for p in value.split(",") if p.strip())
-        return value
+def _exporter_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if value is not None and not isinstance(value, (list, tuple)):
+        return (value,)
+    return value
+
+
+def _redaction(value: Any) -> Any:
+    if isinstance(value, bool):
+        return {"enabled": value}
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            return {"enabled": lowered in ("true", "1", "yes", "on")}
+        return {"keys": tuple(p.strip() for p in value.split(",") if p.strip())}
+    if isinstance(value, (list, tuple)):
+        return {"keys": tuple(value)}
+    if callable(value) and not isinstance(value, (Redaction, Mapping)):
+        return {"callback": value}
+    return value
+
+
+def _convention_set(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip().lower() in ("default", "all"):
+            return DEFAULT_CONVENTIONS
+        return frozenset(p.strip().lower() for p in value.split(",") if p.strip())
+    return value
+
+
+_SHORTHANDS: dict[str, Callable[[Any], Any]] = {
+    "sampling": _sampling_switch,
+    "exporters": _exporter_list,
+    "redact": _redaction,
+    "conventions": _convention_set,
+}
+"""The short forms a setting may take (`redact=True`, `exporters="a,b"`, `sampling=False`, ...), made full
+before validation."""
+
+_PYDANTIC_MESSAGES = {"unexpected_keyword_argument": "Extra inputs are not permitted"}
+"""pydantic says this of an unknown field of a dataclass; we say what it says of a model's."""
+
+
+@functools.cache
+def _validator() -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Settings)
+
+
+def _validated(layer: Mapping[str, Any], source: str) -> Settings:
+    """The layer's settings (defaults elsewhere); ValueError naming the source and each bad field."""
+    if not layer:
+        return Settings()
+    from pydantic import ValidationError
+
+    full = {key: _SHORTHANDS[key](value) if key in _SHORTHANDS else value for key, value in layer.items()}
+    try:
+        return _validator().validate_python(full)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {_PYDANTIC_MESSAGES.get(err['type'], err['msg'])}"
+            for err in exc.errors(include_url=False)
+        )
+        raise ValueError(f"{source}: {problems}") from None
 
 
 _ENV_FIELDS = {
@@ -183,16 +229,6 @@ def _config_layer(config: Mapping[str, Any] | str | os.PathLike[str] | None) -> 
     return dict(data), f"config file {path}"
 
 
-def _check(layer: dict[str, Any], source: str) -> None:
-    try:
-        Settings.model_validate(layer)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
-        raise ValueError(f"{source}: {problems}") from None
-
-
 def resolve(arguments: Mapping[str, Any], config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
             environ: Mapping[str, str] | None = None) -> Settings:
     """Merge the layers: arguments > config > environment > defaults; errors name the layer and field."""
@@ -200,23 +236,27 @@ def resolve(arguments: Mapping[str, Any], config: Mapping[str, Any] | str | os.P
     if config is None and environ.get(ENV_PREFIX + "CONFIG"):
         config = environ[ENV_PREFIX + "CONFIG"]
     env = _env_layer(environ)
-    _check(env, "environment (AGENT_TRACING_*)")
+    _validated(env, "environment (AGENT_TRACING_*)")
     from_config, source = _config_layer(config)
-    _check(from_config, source)
+    _validated(from_config, source)
     given = {key: value for key, value in arguments.items() if value is not None}
-    _check(given, "configure()")
+    _validated(given, "configure()")
     merged = {**env, **from_config, **given}
     if "sampling" in merged:
         merged["sampling"] = _merged_sampling([layer.get("sampling") for layer in (env, from_config, given)])
-    return Settings.model_validate(merged)
+    return _validated(merged, "settings")
 
 
-def _merged_sampling(layers: list[Any]) -> Any:
+def _merged_sampling(layers: list[Any]) -> dict[str, Any] | None:
     """Tail-sampling fields merged across layers (a later layer overrides field by field; off switches it off)."""
     fields: dict[str, Any] | None = None
     for value in layers:
         if value is None:
             continue
-        value = Settings.model_validate({"sampling": value}).sampling
-        fields = None if value is None else {**(fields or {}), **value.model_dump(exclude_unset=True)}
+        value = _sampling_switch(value)
+        if value is None:
+            fields = None
+        else:
+            given = dataclasses.asdict(value) if isinstance(value, Sampling) else dict(value)
+            fields = {**(fields or {}), **given}
     return fields
