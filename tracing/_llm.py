@@ -85,10 +85,12 @@ def model_call(inputs: Any, output: Any) -> ModelCall:
 def agent_messages(inputs: Any, output: Any) -> tuple[list[Message], list[Message]]:
     """An agent turn's input messages (from the request, the first argument) and output messages (from the response)."""
     request = inputs  # a request mapping, the input of a span opened by hand, or the bound arguments:
-    if isinstance(inputs, Mapping) and "input" not in inputs and "messages" not in inputs:
+    if (type(inputs) is dict or isinstance(inputs, Mapping)) and "input" not in inputs and "messages" not in inputs:
         request = next(iter(inputs.values()), None) if inputs else None  # then the request is the first one
     messages: list[Message] = []
-    if request is not None:
+    if type(request) is str:  # a question (a str has neither field)
+        messages = [_text_message("user", request)]
+    elif request is not None:
         items = get_field(request, "input")
         if items is None:
             items = get_field(request, "messages")
@@ -400,6 +402,45 @@ def _read_usage(call: ModelCall, usage: Any) -> None:
     if details is None:
         details = get_field(usage, "output_tokens_details")
     call.reasoning_tokens = _count(get_field(details, "reasoning_tokens"))
+
+
+# ---------------------------------------------------------------- encoding
+
+
+MESSAGE_KEYS = ("role", "parts", "finish_reason", "type", "content")
+"""The keys `messages_json` writes (a recorder whose redaction hides one of them serializes messages in full)."""
+_encode = json.encoder.encode_basestring  # what the serializer writes strings with
+
+
+def messages_json(messages: list[Message], limit: int) -> str | None:
+    """The JSON the serializer writes for messages made only of text (and reasoning) parts, written directly (the
+    serializer would first walk them to learn that they are plain JSON); None when a part is anything else, or their
+    text is longer than `limit` or they have more than `limit // 16` messages and parts (then the serializer, which
+    encodes whole only what it estimates under 8 times the limit, writes them and cuts them as it cuts)."""
+    size, pieces = 0, len(messages)
+    written = []
+    for message in messages:
+        fields = []
+        for key, value in message.items():
+            if type(value) is str and (key == "role" or key == "finish_reason"):
+                size += len(value)
+                fields.append(f'"{key}": {_encode(value)}')
+            elif key == "parts" and type(value) is list:
+                parts = []
+                for part in value:
+                    if type(part) is not dict or len(part) != 2:
+                        return None
+                    (first, kind), (second, content) = part.items()
+                    if first != "type" or second != "content" or type(kind) is not str or type(content) is not str:
+                        return None
+                    size += len(content)
+                    parts.append(f'{{"type": {_encode(kind)}, "content": {_encode(content)}}}')
+                pieces += len(parts)
+                fields.append(f'"parts": [{", ".join(parts)}]')
+            else:
+                return None
+        written.append(f'{{{", ".join(fields)}}}')
+    return f'[{", ".join(written)}]' if size <= limit and pieces * 16 <= limit else None
 
 
 # ---------------------------------------------------------------- OpenInference

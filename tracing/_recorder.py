@@ -57,7 +57,8 @@ def span_name(name: str) -> str:
 class Recorder:
     """What every value goes through on its way to a span, for one configuration."""
 
-    __slots__ = ("serializer", "capture_content", "conventions", "attribute_limit", "_redacting", "_callback", "_ours")
+    __slots__ = ("serializer", "capture_content", "conventions", "attribute_limit", "_redacting", "_callback", "_ours",
+                 "_plain_messages")
 
     def __init__(self, settings: Settings, attribute_limit: int | None = None) -> None:
         self.serializer = Serializer(settings.max_attribute_length, settings.redact)
@@ -68,6 +69,10 @@ class Recorder:
         self._redacting = redaction.enabled
         self._callback = redaction.callback if redaction.enabled else None
         self._ours = frozenset(keys.KEYS)
+        serializer = self.serializer
+        self._plain_messages = not serializer.walks_structure and not (
+            redaction.enabled and any(serializer.is_secret_key(key) for key in _llm.MESSAGE_KEYS))
+        """Whether text-only messages may be written by `_llm.messages_json` (no callback, no message key hidden)."""
 
     # ------------------------------------------------------------ values
 
@@ -200,15 +205,19 @@ class Recorder:
                 return
             except Exception as exc:  # noqa: BLE001 - documents fall back to plain JSON
                 report("mapping retriever documents", exc)
-        if value is not None and self.capture_content:
-            span.set_attributes(self._value(keys.OUTPUT_VALUE, keys.OUTPUT_MIME_TYPE, value))
-        if span_type in _MODEL_TYPES:
-            span.set_attributes(self._model_call(inputs, value))
-        elif span_type == SpanType.AGENT.value:
-            if self.capture_content:
-                span.set_attributes(self._agent_turn(inputs, value))
-        elif span_type == SpanType.TOOL.value:
-            span.set_attributes(self.tool_call(None, value))  # its id and arguments: when it started
+        attributes = self._value(keys.OUTPUT_VALUE, keys.OUTPUT_MIME_TYPE, value) if (
+            value is not None and self.capture_content) else {}
+        try:  # the output and what the conventions read reach the span in one call (each costs a lock and a pass)
+            if span_type in _MODEL_TYPES:
+                attributes.update(self._model_call(inputs, value))
+            elif span_type == SpanType.AGENT.value:
+                if self.capture_content:
+                    attributes.update(self._agent_turn(inputs, value))
+            elif span_type == SpanType.TOOL.value:
+                attributes.update(self.tool_call(None, value))  # its id and arguments: when it started
+        finally:
+            if attributes:
+                span.set_attributes(attributes)
 
     def _retrieval_request(self, inputs: Any) -> dict[str, AttributeValue]:
         """A retriever's query (content) and how many documents it was asked for, from its arguments."""
@@ -264,11 +273,12 @@ class Recorder:
             for key, parameter in call.request.items():
                 attributes[key] = [self.text(item) for item in parameter] if isinstance(parameter, list) else parameter
             if content:
-                for key, listed in ((keys.GEN_AI_SYSTEM_INSTRUCTIONS, call.system),
-                                    (keys.GEN_AI_INPUT_MESSAGES, call.inputs),
-                                    (keys.GEN_AI_OUTPUT_MESSAGES, call.outputs)):
-                    if listed:
-                        attributes[key] = self.json(listed)
+                if call.system:
+                    attributes[keys.GEN_AI_SYSTEM_INSTRUCTIONS] = self.json(call.system)
+                if call.inputs:
+                    attributes[keys.GEN_AI_INPUT_MESSAGES] = self._messages_json(call.inputs)
+                if call.outputs:
+                    attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self._messages_json(call.outputs)
         if "openinference" in self.conventions:
             model = call.response_model or call.request_model
             if model is not None:
@@ -298,13 +308,21 @@ class Recorder:
         attributes: dict[str, AttributeValue] = {}
         if "genai" in self.conventions:
             if messages:
-                attributes[keys.GEN_AI_INPUT_MESSAGES] = self.json(messages)
+                attributes[keys.GEN_AI_INPUT_MESSAGES] = self._messages_json(messages)
             if outputs:
-                attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self.json(outputs)
+                attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self._messages_json(outputs)
         if "openinference" in self.conventions:
             _llm.openinference_messages(keys.LLM_INPUT_MESSAGES, messages, self.text, self.json, attributes)
             _llm.openinference_messages(keys.LLM_OUTPUT_MESSAGES, outputs, self.text, self.json, attributes)
         return attributes
+
+    def _messages_json(self, messages: list[_llm.Message]) -> str:
+        """GenAI messages as JSON, as `json` writes them (text-only ones written directly)."""
+        if self._plain_messages:
+            text = _llm.messages_json(messages, self.serializer.max_length)
+            if text is not None:
+                return self.serializer.finish(text, False)
+        return self.json(messages)
 
     def _value(self, value_key: str, mime_key: str, value: Any) -> dict[str, AttributeValue]:
         """A value and its mime type: text for a string, JSON otherwise."""

@@ -12,7 +12,7 @@ import enum
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -125,7 +125,6 @@ def _default(value: Any) -> Any:
         return _repr(value)
 
 
-_PLAIN_SCALARS = (str, int, float, bool, type(None))
 _MAX_INT_BITS = 13_000  # below the 4,300-digit limit of int -> str
 _MAX_DEPTH = 100
 _WHOLE_UP_TO = 8
@@ -133,12 +132,20 @@ _WHOLE_UP_TO = 8
 marker then tells exactly how much was cut); larger ones are written only up to the limit."""
 
 
-def _plain_room(value: Any, room: int) -> int:
+_SECRET = -2
+"""What `_plain_room` answers for a plain value that has a key whose value is redacted."""
+
+
+def _plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
+                verdicts: Mapping[str, bool] | None = None) -> int:
     """What is left of `room` (characters) after a value made only of plain JSON (str-keyed dicts, lists, tuples,
     str, finite floats, moderate ints, bools, None), which the C encoder then writes; -1 if it is not plain or
-    would not fit. Stops as soon as it knows."""
+    would not fit; with `secret` (a key's verdict; `verdicts`, those already known), _SECRET if it fits but has a
+    secret key. Stops as soon as it knows."""
     stack = [value]
     pop, push = stack.pop, stack.append
+    found = False
+    known = verdicts.get if verdicts is not None else None
     while stack:
         item = pop()
         kind = type(item)
@@ -149,8 +156,14 @@ def _plain_room(value: Any, room: int) -> int:
             for key, child in item.items():
                 if type(key) is not str:
                     return -1
-                room -= len(key) + 6
-                push(child)
+                if secret is not None and not found:
+                    verdict = known(key) if known is not None else None
+                    found = secret(key) if verdict is None else verdict
+                if type(child) is str:
+                    room -= len(key) + len(child) + 8
+                else:
+                    room -= len(key) + 6
+                    push(child)
         elif kind is list or kind is tuple:
             room -= 2 + 2 * len(item)
             stack.extend(item)
@@ -168,7 +181,7 @@ def _plain_room(value: Any, room: int) -> int:
             return -1
         if room < 0:
             return -1
-    return room
+    return _SECRET if found else room
 
 
 _INFINITIES = (float("inf"), float("-inf"))
@@ -356,14 +369,28 @@ _encode_string: Any = json.encoder.encode_basestring
 _encode_numbers = json.JSONEncoder(allow_nan=False).encode
 
 
+def _plain_encoder() -> Callable[[Any], str]:
+    """JSON of a value `_plain_room` accepted, as `json.dumps(value, ensure_ascii=False)` writes it, by a C encoder
+    made once (json.dumps makes one per call, most of the time of a small value); no cycle check, as `_plain_room`
+    only accepts values it could walk to the end."""
+    make = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+    if make is None:
+        return json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    iterencode = make(None, None, _encode_string, None, ": ", ", ", False, False, True)
+    join = "".join
+    return lambda value: join(iterencode(value, 0))
+
+
 class Serializer:
     """JSON encoding with the redaction and length limit of one configuration."""
 
-    __slots__ = ("max_length", "_encode", "_redaction", "_extra_keys", "_value_patterns", "_walk", "_verdicts")
+    __slots__ = ("max_length", "_encode", "_encode_plain", "_redaction", "_extra_keys", "_value_patterns", "_walk",
+                 "_verdicts")
 
     def __init__(self, max_length: int = 65536, redaction: Redaction | None = None) -> None:
         self.max_length = max_length
         self._encode = json.JSONEncoder(default=_default, ensure_ascii=False).encode
+        self._encode_plain = _plain_encoder()
         self._redaction = redaction = redaction or Redaction()
         self._extra_keys = re.compile("|".join(f"(?:{p})" for p in redaction.keys), re.I) if redaction.keys else None
         self._value_patterns = re.compile("|".join(f"(?:{p})" for p in redaction.values)) if redaction.values else None
@@ -386,12 +413,17 @@ class Serializer:
 
     def _dumps(self, value: Any, limit: int) -> tuple[str, bool]:
         """(JSON text cut to `limit` with a marker, whether it was cut)."""
-        if _plain_room(value, _WHOLE_UP_TO * limit) >= 0:
+        redaction = self._redaction
+        check = self.is_secret_key if redaction.enabled and not self._walk else None
+        room = _plain_room(value, _WHOLE_UP_TO * limit, check, self._verdicts)
+        if room != -1:
             try:
-                text = self.finish(self._encode(value), value, limit)
-                return text, len(text) > limit
+                text = self._encode_plain(value)
             except Exception:  # noqa: BLE001, S110 - the writer below says what failed
                 pass
+            else:
+                text = self.finish(text, room == _SECRET or self._walk, limit)
+                return text, len(text) > limit
         writer = _Writer(limit + 1, self)
         try:
             writer.value(value)
@@ -418,7 +450,7 @@ class Serializer:
         except Exception as exc:  # noqa: BLE001 - circular structures, hostile __iter__, ...
             report("serialization", exc)
             text = self._encode(_repr(value))
-        return self.finish(text, value)
+        return self.finish(text, True)
 
     def text(self, value: str) -> str:
         """A plain string for an attribute, with value patterns redacted and cut to length."""
@@ -426,10 +458,11 @@ class Serializer:
             value = self._value_patterns.sub(REDACTED, value)
         return self.cut(value)
 
-    def finish(self, text: str, value: Any, limit: int | None = None) -> str:
-        """Redact and cut an encoded JSON text."""
+    def finish(self, text: str, secret_keys: bool, limit: int | None = None) -> str:
+        """Redact (the values of secret keys, when it has some, and the callback's choices) and cut an encoded JSON
+        text."""
         redaction = self._redaction
-        if redaction.enabled and (self._walk or self._has_secret_key(text)):
+        if redaction.enabled and secret_keys:
             text = self._redact_structure(text)
         if self._value_patterns is not None and redaction.enabled:
             text = self._value_patterns.sub(REDACTED, text)
@@ -462,15 +495,6 @@ class Serializer:
     def rewrites_values(self) -> bool:
         """Whether redaction may change values whatever their key (a callback or value patterns)."""
         return self._redaction.enabled and (self._walk or self._value_patterns is not None)
-
-    def _has_secret_key(self, text: str) -> bool:
-        """Whether an encoded JSON text has a secret key; keys, unlike values, end in '": '."""
-        parts = text.split('": ')
-        for index in range(len(parts) - 1):
-            part = parts[index]
-            if self.is_secret_key(part[part.rfind('"') + 1 :]):
-                return True
-        return False
 
     def _redact_structure(self, text: str) -> str:
         try:
