@@ -2,7 +2,8 @@
 
 What a traced call needs loads with the package; the ResponsesAgent and its pydantic models, the Responses helpers,
 the retriever schemas, trace propagation (OpenTelemetry's propagators) and the sampling counters load on first
-use (module `__getattr__`), so `import tracing` stays quick.
+use (module `__getattr__`), so `import tracing` stays quick. So do settings validation (pydantic, YAML: with the
+first setting given), the exporters (with the first pipeline) and the command line (`tests/core/test_import.py`).
 """
 
 from __future__ import annotations
