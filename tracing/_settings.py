@@ -51,11 +51,12 @@ class Redaction:
     callback: Callable[[str, Any], Any] | None = None
 
     def __post_init__(self) -> None:
-        for pattern in (*self.keys, *self.values):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        for field, patterns in (("keys", self.keys), ("values", self.values)):
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{field}: {pattern!r} is not a regular expression: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True)

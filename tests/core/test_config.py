@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import tracing
 from tests.capture import attrs
-from tracing._settings import resolve
+from tracing._settings import Redaction, Settings, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +69,22 @@ def test_errors_name_the_source_and_field(tmp_path):
         resolve({}, {"colour": "blue"}, {})
     with pytest.raises(ValueError, match="missing.yaml: cannot be read"):
         resolve({}, str(tmp_path / "missing.yaml"), {})
+
+
+def test_redaction_patterns_must_be_regular_expressions():
+    with pytest.raises(ValueError, match=r"configure\(\): redact: .*keys: '\(' is not a regular expression"):
+        tracing.configure(redact=["("])
+    with pytest.raises(ValueError, match=r"config: redact: .*values: '\[' is not a regular expression"):
+        resolve({}, {"redact": {"values": ["["]}}, {})
+    with pytest.raises(ValueError, match=r"keys: '\(' is not a regular expression"):
+        Redaction(keys=("(",))
+    assert resolve({"redact": "api_key_.*, x-.*"}, None, {}).redact == Redaction(keys=("api_key_.*", "x-.*"))
+
+
+def test_without_any_setting_the_defaults_apply():
+    """No argument, config or variable of ours: the defaults (pydantic is not needed for them, see test_import)."""
+    assert resolve({}, None, {}) == Settings()
+    assert resolve({"service_name": None}, None, {"UNRELATED": "1"}) == Settings()
 
 
 def test_standard_otlp_variables_pick_the_protocol():
