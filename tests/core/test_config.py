@@ -10,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracing
@@ -85,6 +88,22 @@ def test_without_any_setting_the_defaults_apply():
     """No argument, config or variable of ours: the defaults (pydantic is not needed for them, see test_import)."""
     assert resolve({}, None, {}) == Settings()
     assert resolve({"service_name": None}, None, {"UNRELATED": "1"}) == Settings()
+
+
+_ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**9), st.floats(allow_nan=True), st.text(max_size=12),
+                      st.lists(st.text(max_size=6), max_size=3), st.dictionaries(st.text(max_size=6), st.integers(), max_size=2))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*Settings.__dataclass_fields__, "colour"]), _ANY_VALUE))
+def test_any_config_is_accepted_as_valid_or_refused_with_a_value_error_naming_the_source(config):
+    try:
+        settings = resolve({}, config, {})
+    except ValueError as exc:
+        assert str(exc).startswith("config: ")
+        return
+    assert isinstance(settings, Settings) and isinstance(settings.redact, Redaction)
+    assert settings.max_attribute_length >= 256 and settings.conventions <= {"openinference", "genai"}
 
 
 def test_standard_otlp_variables_pick_the_protocol():
