@@ -97,7 +97,8 @@ class _Binder:
 class _Plan:
     """A traced callable's spec with what can be computed once."""
 
-    __slots__ = ("spec", "name", "span_type", "binder", "documents", "_generation", "_static")
+    __slots__ = ("spec", "name", "span_type", "binder", "documents", "bind_inputs", "recording", "_generation",
+                 "_static")
 
     def __init__(self, spec: SpanSpec, func: Callable[..., Any], name: str) -> None:
         self.spec = spec
@@ -105,6 +106,10 @@ class _Plan:
         self.span_type = span_type_name(spec.span_type)
         self.binder = _Binder(func)
         self.documents = self.span_type in _DOCUMENT_TYPES
+        self.bind_inputs = spec.capture_inputs or spec.input_hook is not None or self.documents
+        self.recording = True
+        """Whether the last span of this callable was recorded: then the next one starts with its input attributes
+        (one call into the SDK instead of two); a span that turns out not recorded just drops them."""
         self._generation = -1
         self._static: dict[str, Any] = {}
 
@@ -116,28 +121,47 @@ class _Plan:
         return self._static
 
     def open(self, tracer: otel_trace.Tracer, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        """Start this call's span (not yet current) and record its inputs."""
+        """Start this call's span (not yet current) with its inputs recorded; the inputs (None when not recorded)."""
         attributes = self.static()
         recorder = _state.recorder
         extra = scope.get()
         if extra is not EMPTY:
             attributes = {**attributes, **extra.attributes(recorder)}
+        if not self.bind_inputs:
+            return tracer.start_span(self.name, attributes=attributes), None
+        if self.recording:
+            inputs, recorded = self._inputs(recorder, bound, args, kwargs)
+            span = tracer.start_span(self.name, attributes={**attributes, **recorded} if recorded else attributes)
+            if span.is_recording():
+                return span, inputs
+            self.recording = False
+            return span, None
         span = tracer.start_span(self.name, attributes=attributes)
-        inputs = None
-        spec = self.spec
-        if span.is_recording() and (spec.capture_inputs or spec.input_hook is not None or self.documents):
-            try:
-                inputs = self.binder.bind(bound, args, kwargs)
-                if spec.capture_inputs and inputs:
-                    recorder.set(span, recorder.input_attributes(inputs))
-            except Exception as exc:  # noqa: BLE001 - the span still records the call
-                report("recording inputs", exc)
-            if spec.input_hook is not None:
-                try:
-                    recorder.set_user(span, spec.input_hook(inputs or {}))
-                except Exception as exc:  # noqa: BLE001
-                    report("input hook", exc)
+        if not span.is_recording():
+            return span, None
+        self.recording = True
+        inputs, recorded = self._inputs(recorder, bound, args, kwargs)
+        recorder.set(span, recorded)
         return span, inputs
+
+    def _inputs(self, recorder: Any, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
+                ) -> tuple[Any, dict[str, Any]]:
+        """The bound arguments of a call and the attributes recorded from them (its input, its input hook's)."""
+        inputs = None
+        attributes: dict[str, Any] = {}
+        spec = self.spec
+        try:
+            inputs = self.binder.bind(bound, args, kwargs)
+            if spec.capture_inputs and inputs:
+                attributes = recorder.input_attributes(inputs)
+        except Exception as exc:  # noqa: BLE001 - the span still records the call
+            report("recording inputs", exc)
+        if spec.input_hook is not None:
+            try:
+                attributes.update(recorder.user_attributes(spec.input_hook(inputs or {})))
+            except Exception as exc:  # noqa: BLE001
+                report("input hook", exc)
+        return inputs, attributes
 
     def close(self, span: Any, inputs: Any, output: Any) -> None:
         """Record the output and end the span."""

@@ -289,3 +289,30 @@ def test_suppressed_and_unsampled_streams_pass_through(spans):
         next(gen)
     assert stop.value.value == "end"
     assert spans.all() == []
+
+
+def test_spans_recorded_after_unrecorded_ones_still_get_their_inputs(spans):
+    """A traced callable starts its span with its input attributes when the one before was recorded, and sets them
+    afterwards when it was not: under head sampling both happen, and every recorded span has them."""
+    spans.configure(sample_ratio=0.5)
+
+    @tracing.trace(span_type="TOOL")
+    def lookup(tool_call_id: str, key: str) -> str:
+        return key.upper()
+
+    @tracing.trace
+    def plain(question: str) -> str:
+        return question[::-1]
+
+    for index in range(200):
+        lookup(f"call-{index}", f"k{index}")
+        plain(f"q{index}")
+    found = spans.all()
+    assert 0 < len(found) < 400
+    for span in found:
+        index = inputs(span).get("key", inputs(span).get("question"))[1:]
+        if span.name == "lookup":
+            assert inputs(span) == {"tool_call_id": f"call-{index}", "key": f"k{index}"}
+            assert attrs(span)["gen_ai.tool.call.id"] == f"call-{index}"
+        else:
+            assert inputs(span) == {"question": f"q{index}"} and output(span) == f"q{index}"[::-1]
