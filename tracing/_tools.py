@@ -19,8 +19,6 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import ConfigDict, create_model
-
 from tracing import keys
 from tracing._errors import report
 
@@ -61,6 +59,8 @@ def tool_parameters(func: Callable[..., Any], name: str | None = None, descripti
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
     title = str(name or getattr(func, "__name__", None) or "tool")
+    from pydantic import ConfigDict, create_model  # only a TOOL span's schema needs pydantic
+
     model = create_model(title, __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
     schema = model.model_json_schema()
     schema["title"] = title

@@ -11,8 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 LOADED_WHEN_USED = (
@@ -77,8 +75,6 @@ def test_what_is_loaded_when_used_does_load_then() -> None:
     assert {"pydantic", "yaml", "exporters._processor", "exporters._sampling", "exporters._uris"} <= loaded
 
 
-@pytest.mark.xfail(strict=True, reason="tracing/_tools.py imports pydantic (create_model) at module level; only a TOOL "
-                                       "span's schema needs it")
 def test_neither_import_nor_a_default_configured_first_call_loads_pydantic(tmp_path: Path) -> None:
     loaded = _loaded_after("""
         import tracing
