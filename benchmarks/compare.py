@@ -25,7 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import peers  # noqa: E402
 from benchmarks._harness import machine  # noqa: E402
-from benchmarks.compare_worker import CHUNKS, DOCUMENT_SIZE, DOCUMENTS, EVENTS, THREADS  # noqa: E402
+from benchmarks.compare_worker import (  # noqa: E402
+    CHUNKS,
+    DOCUMENT_SIZE,
+    DOCUMENTS,
+    EVENTS,
+    SAMPLED_RATIO,
+    THREADS,
+)
 
 HERE = Path(__file__).resolve().parent
 TRACERS = ["untraced", "floor", "agent-tracing", "openinference", "mlflow"]
@@ -34,12 +41,13 @@ LABELS = {"untraced": "untraced", "floor": "floor (hand-written span)", "agent-t
 # workload: (label, operations per batch, units per operation, unit name)
 WORKLOADS: dict[str, tuple[str, int, int, str]] = {
     "call": ("small agent call", 400, 1, "call"),
+    "sampled_call": (f"small agent call, ours tail-sampled at {SAMPLED_RATIO}", 400, 1, "call"),
     "stream": (f"{CHUNKS:,}-chunk stream", 4, CHUNKS, "chunk"),
     "retrieval": (f"retrieval, {DOCUMENTS} docs of {DOCUMENT_SIZE // 1024} KB", 100, 1, "retrieval"),
     "agent_stream": (f"ResponsesAgent predict_stream, {EVENTS} events", 8, EVENTS + 1, "event"),
     "threads": (f"{THREADS} threads of concurrent calls", 5, THREADS * 10, "call"),
 }
-BUDGETS = {"call": 1.5, "stream": 1.3, "retrieval": 2.0}
+BUDGETS = {"call": 1.5, "sampled_call": 1.5, "stream": 1.3, "retrieval": 2.0}
 
 
 def _python_for(tracer: str) -> str:
@@ -197,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
                         for w, b in BUDGETS.items() if "agent-tracing" in tracers)
     if budgets:
         print(f"agent-tracing budgets, request thread: {budgets}")
+    sampled = (f"; agent-tracing kept {received.get('agent-tracing-sampled', 0)} spans of its tail-sampled calls"
+               if "agent-tracing" in tracers else "")
     print("spans received by the sink / made: " + ", ".join(
-        f"{LABELS[t]} {received.get(t, 0)}/{made[t]}" for t in tracers if t != "untraced"))
+        f"{LABELS[t]} {received.get(t, 0)}/{made[t]}" for t in tracers if t != "untraced") + sampled)
     imports: list[tuple[str, float]] = []
     if args.import_runs > 0:
         imports = import_times(args.import_runs)

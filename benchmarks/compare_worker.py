@@ -1,9 +1,13 @@
-"""One tracer's side of benchmarks/compare.py: the five workloads, timed on request, in one process.
+"""One tracer's side of benchmarks/compare.py: the six workloads, timed on request, in one process.
 
 Started by compare.py as `python compare_worker.py TRACER ENDPOINT` inside the tracer's virtual environment.
 Reads JSON lines on stdin ({"workload", "number"} or {"quit": true}) and answers one JSON line each:
 the seconds the operations took on the calling thread, and the seconds until the span pipeline was
 flushed to the sink as well. Every tracer exports OTLP/HTTP through a BatchSpanProcessor.
+
+"sampled_call" is the small agent call again; agent-tracing runs it with tail sampling on
+(`configure(sampling={"ratio": SAMPLED_RATIO})`, under the service name "agent-tracing-sampled", so that the spans it
+keeps are counted apart), the other tracers as they run "call".
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ QUESTION = "what is tracing?"
 QUERY = "how do I return a bike?"
 WORDS = [f"w{i} " for i in range(1000)]
 REQUEST = {"input": [{"role": "user", "content": "stream"}], "context": {"conversation_id": "bench", "user_id": "u"}}
+SAMPLED_RATIO = 0.1
 KB_WORDS = "bike frame wheel battery charge return refund warranty shipping brake chain gear saddle tyre pedal".split()
 
 
@@ -84,6 +89,13 @@ class Tracer:
 
     def flush(self) -> None:
         """Export every finished span now."""
+
+    def prepare(self, workload: str) -> None:
+        """Set up for a batch of this workload (untimed)."""
+
+    def counts(self, workload: str) -> bool:
+        """Whether this workload's spans are counted as made (all of them reach the sink)."""
+        return True
 
 
 def _untraced(endpoint: str) -> Tracer:
@@ -165,6 +177,7 @@ def _ours(endpoint: str) -> Tracer:
     import tracing
 
     tracing.configure(service_name="agent-tracing", exporters=[endpoint])
+    sampled = False
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="text", doc_uri="doc_uri",
                                  other_columns=["title"])
     request = tracing.ResponsesAgentRequest.model_validate(REQUEST)
@@ -185,6 +198,19 @@ def _ours(endpoint: str) -> Tracer:
 
         def flush(self) -> None:
             tracing.force_flush()
+
+        def prepare(self, workload: str) -> None:
+            nonlocal sampled
+            if (workload == "sampled_call") != sampled:
+                sampled = not sampled
+                if sampled:
+                    tracing.configure(service_name="agent-tracing-sampled", exporters=[endpoint],
+                                      sampling={"ratio": SAMPLED_RATIO})
+                else:
+                    tracing.configure(service_name="agent-tracing", exporters=[endpoint])
+
+        def counts(self, workload: str) -> bool:
+            return workload != "sampled_call"
 
     return Ours()
 
@@ -291,6 +317,7 @@ def operations(tracer: Tracer, pool: ThreadPoolExecutor) -> dict[str, tuple[Call
 
     return {
         "call": (lambda: tracer.call(QUESTION), 1),
+        "sampled_call": (lambda: tracer.call(QUESTION), 1),
         "stream": (lambda: _drain(tracer.stream(CHUNKS)), 1),
         "retrieval": (lambda: tracer.retrieve(QUERY), 1),
         "agent_stream": (lambda: _drain(tracer.agent_stream()), 1),
@@ -312,15 +339,18 @@ def main(argv: list[str]) -> int:
             tracer.flush()
             print(json.dumps({"spans": spans if name != "untraced" else 0}), flush=True)
             break
-        operation, per_op = ops[request["workload"]]
+        workload = request["workload"]
+        operation, per_op = ops[workload]
         number = request["number"]
+        tracer.prepare(workload)
         start = time.perf_counter()
         for _ in range(number):
             operation()
         done = time.perf_counter()
         tracer.flush()
         flushed = time.perf_counter()
-        spans += number * per_op
+        if tracer.counts(workload):
+            spans += number * per_op
         print(json.dumps({"ops_s": done - start, "flushed_s": flushed - start}), flush=True)
     pool.shutdown()
     return 0
