@@ -283,7 +283,22 @@ class _Writer:
             if _array_module(value) == "numpy":
                 self.array(value, depth)
             else:
-                self._write(_default(value), depth + 1)
+                converted = _default(value)
+                if not self.plain(converted):
+                    self._write(converted, depth + 1)
+
+    def plain(self, value: Any) -> bool:
+        """Write a value of plain JSON without a secret key at once (the C encoder; what the walk below would write)
+        when it fits in what is left; whether it did."""
+        serializer = self.serializer
+        check = serializer.is_secret_key if serializer._redaction.enabled else None
+        if _plain_room(value, self.left, check, serializer._verdicts) < 0:
+            return False
+        text = serializer._encode_plain(value)
+        if len(text) >= self.left:
+            return False
+        self.put(text)
+        return True
 
     def string(self, text: str) -> None:
         if len(text) > self.left:

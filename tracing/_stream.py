@@ -11,7 +11,7 @@ keeps no chunk it can fold, so its memory stays close to the size of the streame
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tracing._errors import report
@@ -201,8 +201,10 @@ class _ResponsesAggregate:
             self.custom_outputs.update(custom)
         return True
 
-    def add_many(self, events: Iterable[Any], other: Callable[[Any], None]) -> None:
+    def add_many(self, events: list[Any], other: Callable[[Any], None]) -> None:
         """Fold events in order, runs of text deltas of one item joined at once; foreign chunks go to ``other``."""
+        if events and self._add_text_run(events):
+            return
         run_id: Any = _NOT_PYDANTIC
         run_slot: _ItemSlot | None = None
         parts: list[str] = []
@@ -229,6 +231,27 @@ class _ResponsesAggregate:
             other(event)
         if parts:
             _write(run_slot, parts)
+
+    def _add_text_run(self, events: list[Any]) -> bool:
+        """Fold a batch made only of plain text deltas of one item (dicts of type, item_id and delta, as
+        `create_text_delta` makes them: the common batch) at once; False, folding nothing, for any other batch."""
+        first = events[0]
+        if type(first) is not dict:
+            return False
+        item_id = first.get("item_id")
+        deltas: list[str] = []
+        append = deltas.append
+        for event in events:
+            if type(event) is not dict or len(event) != 3 or event.get("type") != _TEXT_DELTA or (
+                    event.get("item_id") != item_id):
+                return False
+            delta = event.get("delta")
+            if type(delta) is not str:
+                return False
+            append(delta)
+        slot = self.open.get(item_id) or self._open_slot(item_id, None)
+        (slot.buffer or slot.start("text")).write("".join(deltas))
+        return True
 
     def _open_slot(self, item_id: Any, skeleton: Any) -> _ItemSlot:
         """A new slot for an item being streamed, at the end of the output."""
