@@ -400,7 +400,7 @@ class Serializer:
     """JSON encoding with the redaction and length limit of one configuration."""
 
     __slots__ = ("max_length", "_encode", "_encode_plain", "_redaction", "_extra_keys", "_value_patterns", "_walk",
-                 "_verdicts")
+                 "_verdicts", "_patterns", "_check")
 
     def __init__(self, max_length: int = 65536, redaction: Redaction | None = None) -> None:
         self.max_length = max_length
@@ -411,6 +411,10 @@ class Serializer:
         self._value_patterns = re.compile("|".join(f"(?:{p})" for p in redaction.values)) if redaction.values else None
         self._walk = redaction.enabled and (redaction.callback is not None)
         self._verdicts: dict[str, bool] = {}
+        self._patterns = self._value_patterns if redaction.enabled else None
+        """The value patterns redacted (None when there are none or redaction is off)."""
+        self._check = self.is_secret_key if redaction.enabled and not self._walk else None
+        """How plain values are checked for secret keys (None: not at all; with a callback, the whole is redacted)."""
 
     def dumps(self, value: Any) -> str:
         """Serialize a value to a JSON string for an attribute; never raises. The work stops once the length limit
@@ -418,7 +422,18 @@ class Serializer:
         "Infinity", "-Infinity"; a field that cannot be represented spoils only itself."""
         if self._walk:
             return self._dumps_whole(value)
-        return self._dumps(value, self.max_length)[0]
+        limit = self.max_length
+        room = _plain_room(value, _WHOLE_UP_TO * limit, self._check, self._verdicts)
+        if room >= 0:  # plain JSON without a secret key (most values): encoded, redacted and cut right here
+            try:
+                text = self._encode_plain(value)
+            except Exception:  # noqa: BLE001, S110 - the writer says what failed
+                pass
+            else:
+                if self._patterns is not None:
+                    text = self._patterns.sub(REDACTED, text)
+                return clean(text if len(text) <= limit else text[:limit] + f"...[truncated {len(text) - limit} chars]")
+        return self._dumps(value, limit, room)[0]
 
     def summary(self, value: Any, limit: int) -> RawJSON:
         """A value as a JSON fragment of about `limit` characters at most: its JSON, or (when cut) the cut text as a
@@ -426,11 +441,10 @@ class Serializer:
         text, cut = self._dumps(value, max(limit, 16))
         return RawJSON(_encode_string(text) if cut else text)
 
-    def _dumps(self, value: Any, limit: int) -> tuple[str, bool]:
-        """(JSON text cut to `limit` with a marker, whether it was cut)."""
-        redaction = self._redaction
-        check = self.is_secret_key if redaction.enabled and not self._walk else None
-        room = _plain_room(value, _WHOLE_UP_TO * limit, check, self._verdicts)
+    def _dumps(self, value: Any, limit: int, room: int | None = None) -> tuple[str, bool]:
+        """(JSON text cut to `limit` with a marker, whether it was cut); `room`: what `_plain_room` said, if known."""
+        if room is None:
+            room = _plain_room(value, _WHOLE_UP_TO * limit, self._check, self._verdicts)
         if room != -1:
             try:
                 text = self._encode_plain(value)
@@ -469,8 +483,10 @@ class Serializer:
 
     def text(self, value: str) -> str:
         """A plain string for an attribute, with value patterns redacted and cut to length."""
-        if self._value_patterns is not None and self._redaction.enabled:
-            value = self._value_patterns.sub(REDACTED, value)
+        if self._patterns is not None:
+            value = self._patterns.sub(REDACTED, value)
+        elif len(value) <= self.max_length and value.isascii():
+            return value
         return self.cut(value)
 
     def finish(self, text: str, secret_keys: bool, limit: int | None = None) -> str:
