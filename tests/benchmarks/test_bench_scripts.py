@@ -26,3 +26,9 @@ def test_bench_stream_memory_prints_what_open_streams_hold() -> None:
     out = _run("bench_stream_memory.py", "--streams", "20", "--chunks", "30")
     assert "20 open streams, 30 chunks each" in out
     assert out.count("agent-tracing holds") == 2
+
+
+def test_bench_stream_layers_prints_every_layer_for_both_kinds_of_chunk() -> None:
+    out = _run("bench_stream_layers.py", "--chunks", "20", "--number", "2", "--rounds", "1")
+    assert "text chunks: ns per chunk" in out and "Responses text-delta events: ns per chunk" in out
+    assert out.count("layer driven by send in a context") == 2 and out.count("@trace ") == 2
