@@ -56,9 +56,18 @@ def _array_module(value: Any) -> str | None:
     """For an array-like value (its *type* defines `tolist`: numpy, pandas, torch, ... never asked of the instance,
     so a mock that answers every attribute is not one), the top package of its type; else None."""
     kind = type(value)
-    if not callable(getattr(kind, "tolist", None)):
-        return None
-    return kind.__module__.partition(".")[0]
+    known = _ARRAY_MODULES.get(kind, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
+    module = kind.__module__.partition(".")[0] if callable(getattr(kind, "tolist", None)) else None
+    if len(_ARRAY_MODULES) < 1024:
+        _ARRAY_MODULES[kind] = module
+    return module
+
+
+_UNKNOWN = object()
+_ARRAY_MODULES: dict[type, str | None] = {}
+"""`_array_module` by type, learnt (a missing attribute of a pydantic model class costs about a microsecond)."""
 
 
 def jsonable(value: Any) -> Any:
