@@ -46,6 +46,8 @@ class SpanSpec:
     capture_outputs: bool = True
     retriever_schema: str | None = None
     input_hook: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None
+    """Attributes read from a call's bound arguments when its span starts, prepared by the recorder (an agent's
+    conversation and user, a tool call's id and arguments; see `Recorder.prepared`)."""
 
 
 class _Binder:
@@ -158,7 +160,7 @@ class _Plan:
             report("recording inputs", exc)
         if spec.input_hook is not None:
             try:
-                attributes.update(recorder.user_attributes(spec.input_hook(inputs or {})))
+                attributes.update(recorder.prepared(spec.input_hook(inputs or {})))
             except Exception as exc:  # noqa: BLE001
                 report("input hook", exc)
         return inputs, attributes

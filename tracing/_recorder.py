@@ -113,6 +113,11 @@ class Recorder:
             return {}
         return {span_name(str(key)): self.value(str(key), value) for key, value in attributes.items()}
 
+    def prepared(self, attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Attributes this recorder prepared (coerced, redacted, cut) for a span: as they are, unless a redaction
+        callback must see each of them."""
+        return attributes if self._callback is None else self.user_attributes(attributes)
+
     # ------------------------------------------------------------ what a span gets
 
     def static_attributes(self, span_type: str, name: str, attributes: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -438,3 +438,15 @@ def test_an_abandoned_async_stream_with_stream_errors_event_is_cancelled(spans: 
     span = spans.one("AsyncAgent.predict_stream")
     assert span.attributes["agent_tracing.stream.cancelled"] is True
     assert output(span) == {"output": [create_text_output_item("Tracing shows ", "m")]}
+
+
+def test_a_redaction_callback_sees_the_conversation_and_user_of_the_request(spans: CapturedSpans) -> None:
+    """The agent's attributes read from the request go through the redaction callback like any attribute."""
+    def callback(key: str, value: Any) -> Any:
+        return "[HIDDEN]" if key in ("user.id", "session.id") else value
+
+    spans.configure(redact={"callback": callback})
+    WordAgent().predict(REQUEST)
+    attributes = dict(spans.one("WordAgent.predict").attributes)
+    assert attributes["user.id"] == attributes["session.id"] == "[HIDDEN]"
+    assert attributes["gen_ai.conversation.id"] == "conv-7" and attributes["gen_ai.agent.name"] == "WordAgent"
