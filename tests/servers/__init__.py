@@ -7,8 +7,18 @@ port chosen here and, when the port turns out to be taken by the time it binds, 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 import socket
-from collections.abc import Iterator
+import subprocess
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.venvs import REPO_ROOT
 
 
 def free_port() -> int:
@@ -34,3 +44,56 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def run_script(python: Path, source: str, *, label: str, result_prefix: str, cleared: tuple[str, ...] = ("OTEL_", "AGENT_TRACING_"),
+               environment_for: Callable[[str], dict[str, str]] | None = None, env: dict[str, str] | None = None,
+               timeout: float = 240.0) -> Any:
+    """Run Python source with a cached environment's interpreter in a fresh working directory (this checkout first
+    on PYTHONPATH, variables starting with `cleared` removed, `environment_for(workdir)` and `env` added); return the
+    JSON it printed after `result_prefix`. A non-zero exit, or no result line, fails the test with the script's output.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"{label}-") as workdir:
+        environment = {key: value for key, value in os.environ.items() if not key.startswith(cleared)}
+        environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"})
+        if environment_for is not None:
+            environment.update(environment_for(workdir))
+        if env:
+            environment.update(env)
+        completed = subprocess.run(
+            [str(python), "-c", textwrap.dedent(source)],
+            capture_output=True, text=True, timeout=timeout, env=environment, cwd=workdir,
+        )
+    if completed.returncode != 0:
+        raise AssertionError(f"{label} script failed ({completed.returncode}):\n{completed.stderr[-6000:]}")
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(result_prefix):
+            return json.loads(line[len(result_prefix):])
+    raise AssertionError(f"{label} script printed no result:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+
+
+class ServerProcess:
+    """An external server started in its own process group, with its output in `log_path`."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's output."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop the server's process group by its process id: TERM, then KILL after a grace period."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=20)
+        except ProcessLookupError:
+            self.process.wait(timeout=20)

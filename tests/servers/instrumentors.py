@@ -9,17 +9,13 @@ fixture installs it when missing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import tempfile
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.venvs import REPO_ROOT, VENVS, cached_venv, is_cached, project_stamp
+from benchmarks.venvs import VENVS, cached_venv, is_cached, project_stamp
+from tests import servers
 
 VENV_DIR = VENVS / "instrumentors"
 PACKAGES = [
@@ -52,28 +48,18 @@ def install() -> Path:
     return cached_venv(VENV_DIR, PACKAGES, _stamp(), editable=True)
 
 
+def _caches(workdir: str) -> dict[str, str]:
+    """LlamaIndex keeps its tokenizer and NLTK caches under these; a fresh folder keeps the run from the network."""
+    return {"LLAMA_INDEX_CACHE_DIR": workdir, "TIKTOKEN_CACHE_DIR": workdir}
+
+
 def run_script(source: str, *, env: dict[str, str] | None = None, timeout: float = 240.0) -> Any:
     """Run Python source in the instrumentors' environment; return what it printed after RESULT_PREFIX (as JSON).
 
     A non-zero exit, or no result line, fails the test with the script's output.
     """
-    with tempfile.TemporaryDirectory(prefix="instrumentors-") as workdir:
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "AGENT_TRACING_"))}
-        # LlamaIndex keeps its tokenizer and NLTK caches under these; a fresh folder keeps the run from the network
-        environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", "LLAMA_INDEX_CACHE_DIR": workdir,
-                            "TIKTOKEN_CACHE_DIR": workdir})
-        if env:
-            environment.update(env)
-        completed = subprocess.run(
-            [str(python()), "-c", textwrap.dedent(source)],
-            capture_output=True, text=True, timeout=timeout, env=environment, cwd=workdir,
-        )
-    if completed.returncode != 0:
-        raise AssertionError(f"instrumentors script failed ({completed.returncode}):\n{completed.stderr[-6000:]}")
-    for line in reversed(completed.stdout.splitlines()):
-        if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
-    raise AssertionError(f"instrumentors script printed no result:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    return servers.run_script(python(), source, label="instrumentors", result_prefix=RESULT_PREFIX, cleared=("OTEL_", "AGENT_TRACING_"),
+                              environment_for=_caches, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

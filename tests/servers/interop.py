@@ -9,17 +9,13 @@ the `interop_python` fixture installs it when missing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import tempfile
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.venvs import REPO_ROOT, VENVS, cached_venv, is_cached, project_stamp
+from benchmarks.venvs import VENVS, cached_venv, is_cached, project_stamp
+from tests import servers
 
 VENV_DIR = VENVS / "interop"
 PACKAGES = [
@@ -51,29 +47,19 @@ def install() -> Path:
     return cached_venv(VENV_DIR, PACKAGES, _stamp(), editable=True)
 
 
+def _mlflow_store(workdir: str) -> dict[str, str]:
+    """MLflow keeps its runs and traces in the working directory unless told otherwise: a fresh one per script."""
+    return {"MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db"}
+
+
 def run_script(source: str, *, env: dict[str, str] | None = None, timeout: float = 240.0) -> Any:
     """Run Python source in the interop environment; return what it printed after RESULT_PREFIX (as JSON).
 
     The script prints its result with `print(RESULT_PREFIX + json.dumps(...))`; a non-zero exit fails the test
     with the script's stderr.
     """
-    with tempfile.TemporaryDirectory(prefix="interop-") as workdir:
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "OTEL_", "AGENT_TRACING_"))}
-        # MLflow keeps its runs and traces in the working directory unless told otherwise: a fresh one per script
-        environment.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
-                            "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db"})
-        if env:
-            environment.update(env)
-        completed = subprocess.run(
-            [str(python()), "-c", textwrap.dedent(source)],
-            capture_output=True, text=True, timeout=timeout, env=environment, cwd=workdir,
-        )
-    if completed.returncode != 0:
-        raise AssertionError(f"interop script failed ({completed.returncode}):\n{completed.stderr[-6000:]}")
-    for line in reversed(completed.stdout.splitlines()):
-        if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
-    raise AssertionError(f"interop script printed no result:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    return servers.run_script(python(), source, label="interop", result_prefix=RESULT_PREFIX, cleared=("MLFLOW_", "OTEL_", "AGENT_TRACING_"),
+                              environment_for=_mlflow_store, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ into `mlflow.spanType` and `llm.token_count.*` into `mlflow.chat.tokenUsage`, su
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests import servers
 from tests.servers import free_port, interop
 from tests.waiting import wait_until
 
@@ -57,7 +57,7 @@ def mlflow_executable() -> Path:
     return interop.python().parent / "mlflow"
 
 
-class MlflowServer:
+class MlflowServer(servers.ServerProcess):
     """A running `mlflow server`: its OTLP endpoint, experiments created through its REST API, traces read by MLflow's client."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -90,26 +90,6 @@ class MlflowServer:
             env={"TRACKING_URI": self.base_url, "EXPERIMENT_ID": experiment_id, "RESULT_PREFIX": interop.RESULT_PREFIX},
         )
         return found
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server's output."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """Stop the server's process group by its process id: TERM, then KILL after a grace period."""
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=20)
-        except ProcessLookupError:
-            self.process.wait(timeout=20)
 
 
 class PortTaken(RuntimeError):

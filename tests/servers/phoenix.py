@@ -8,7 +8,6 @@ was taken by the time Phoenix bound it) and stops it by process id.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from benchmarks.venvs import VENVS, cached_venv, is_cached
+from tests import servers
 from tests.servers import free_port, port_open
 from tests.waiting import wait_until
 
@@ -46,7 +46,7 @@ def install() -> Path:
     return phoenix_executable()
 
 
-class PhoenixServer:
+class PhoenixServer(servers.ServerProcess):
     """A running `phoenix serve`: its OTLP endpoints and its REST span query."""
 
     def __init__(self, process: subprocess.Popen[bytes], http_port: int, grpc_port: int, log_path: Path) -> None:
@@ -97,26 +97,6 @@ class PhoenixServer:
             message=lambda: f"Phoenix did not show the expected spans; it had {len(seen)}: {[s.get('name') for s in seen[:20]]}",
         )
         return spans
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server's output."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """Stop the server's process group by its process id: TERM, then KILL after a grace period."""
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=20)
-        except ProcessLookupError:
-            self.process.wait(timeout=20)
 
 
 def indexed(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
