@@ -47,10 +47,11 @@ def _retriever_table(evaluation: Evaluation) -> Table:
     from rich.table import Table
 
     depth = max(evaluation.ks)
-    table = Table(title=f"by retriever, metrics @{depth}")
-    table.add_column("retriever")
-    for heading in ("scored", "no ground truth", "no URI", *(f"{metric}@{depth}" for metric in _AT_K[:3]), "MRR", f"ndcg@{depth}"):
-        table.add_column(heading, justify="right")
+    table = Table(title=f"by retriever, metrics @{depth}",
+                  caption="no GT: rows without ground truth; no URI: scored rows whose documents have no URI; P, R, hit: precision, recall, hit rate")
+    table.add_column("retriever", overflow="fold")  # a name is wrapped, never cut: it is what --retriever takes
+    for heading in ("scored", "no GT", "no URI", f"P@{depth}", f"R@{depth}", f"hit@{depth}", "MRR", f"nDCG@{depth}"):
+        table.add_column(heading, justify="right", no_wrap=True)
     for name, tally in sorted(evaluation.retrievers.items()):
         aggregate = tally.aggregate(evaluation.ks)
         table.add_row(
