@@ -6,6 +6,7 @@ port chosen here and, when the port turns out to be taken by the time it binds, 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -14,11 +15,12 @@ import socket
 import subprocess
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks.venvs import REPO_ROOT
+from tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -72,11 +74,32 @@ def run_script(python: Path, source: str, *, label: str, result_prefix: str, cle
     raise AssertionError(f"{label} script printed no result:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
 
 
+def cached_environment_main(argv: list[str] | None, *, name: str, description: str | None, packages: Sequence[str], venv_dir: Path,
+                            install: Callable[[], Path], is_installed: Callable[[], bool]) -> int:
+    """The `python -m tests.servers.<name> [--install]` command of a cached environment: install it when asked, then
+    say whether it is installed."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--install", action="store_true", help="install the environment when missing")
+    args = parser.parse_args(argv)
+    if args.install:
+        install()
+    print(f"{name}: {'installed' if is_installed() else 'missing'} ({' '.join(packages)}) {venv_dir}")
+    return 0
+
+
 class ServerProcess:
     """An external server started in its own process group, with its output in `log_path`."""
 
     process: subprocess.Popen[bytes]
     log_path: Path
+
+    def wait_ready(self, ready: Callable[[], bool], *, what: str, timeout_s: float) -> None:
+        """Poll `ready` until it is true; stop the server and fail with its log tail at the deadline."""
+        try:
+            wait_until(ready, timeout_s=timeout_s, interval_s=0.25, message=lambda: f"{what} was not ready:\n{self.log_tail()}")
+        except AssertionError:
+            self.stop()
+            raise
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server's output."""

@@ -8,7 +8,6 @@ fixture installs it when missing.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +68,9 @@ def instrumentors_python() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Report or install the instrumentors' environment."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--install", action="store_true", help="install the environment when missing")
-    args = parser.parse_args(argv)
-    if args.install:
-        install()
-    print(f"instrumentors: {'installed' if is_installed() else 'missing'} ({' '.join(PACKAGES)}) {VENV_DIR}")
-    return 0
+    """Report or install the instrumentors environment."""
+    return servers.cached_environment_main(argv, name="instrumentors", description=__doc__, packages=PACKAGES, venv_dir=VENV_DIR,
+                                           install=install, is_installed=is_installed)
 
 
 if __name__ == "__main__":

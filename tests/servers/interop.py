@@ -8,7 +8,6 @@ the `interop_python` fixture installs it when missing.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +69,8 @@ def interop_python() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Report or install the interop environment."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--install", action="store_true", help="install the environment when missing")
-    args = parser.parse_args(argv)
-    if args.install:
-        install()
-    print(f"interop: {'installed' if is_installed() else 'missing'} ({' '.join(PACKAGES)}) {VENV_DIR}")
-    return 0
+    return servers.cached_environment_main(argv, name="interop", description=__doc__, packages=PACKAGES, venv_dir=VENV_DIR,
+                                           install=install, is_installed=is_installed)
 
 
 if __name__ == "__main__":

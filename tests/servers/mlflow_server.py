@@ -21,7 +21,6 @@ import requests
 
 from tests import servers
 from tests.servers import free_port, interop
-from tests.waiting import wait_until
 
 STARTUP_TIMEOUT_S = 180.0
 BIND_ATTEMPTS = 5
@@ -149,11 +148,7 @@ def start_on_port(working_dir: Path, port: int, timeout_s: float = STARTUP_TIMEO
             raise RuntimeError(f"mlflow server exited with {process.returncode}:\n{server.log_tail()}")
         return _answers(server)
 
-    try:
-        wait_until(ready, timeout_s=timeout_s, interval_s=0.25, message=lambda: f"mlflow server was not ready:\n{server.log_tail()}")
-    except AssertionError:
-        server.stop()
-        raise
+    server.wait_ready(ready, what="mlflow server", timeout_s=timeout_s)
     return server
 
 

@@ -179,11 +179,7 @@ def _start_phoenix_once(working_dir: Path, timeout_s: float) -> PhoenixServer:
             raise RuntimeError(f"phoenix serve exited with {process.returncode}:\n{server.log_tail()}")
         return _ready(server)
 
-    try:
-        wait_until(ready, timeout_s=timeout_s, interval_s=0.25, message=lambda: f"phoenix serve was not ready:\n{server.log_tail()}")
-    except AssertionError:
-        server.stop()
-        raise
+    server.wait_ready(ready, what="phoenix serve", timeout_s=timeout_s)
     return server
 
 
