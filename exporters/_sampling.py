@@ -139,8 +139,7 @@ class TailSampler(SpanProcessor):
             report("tail sampling buffer", SamplingBufferFull(
                 f"the tail-sampling buffer was full (max_spans={self.max_spans}, max_bytes={self.max_bytes}); "
                 "traces are decided before they end and counted in tracing.sampling_counts()"))
-        for kept in release:
-            self.downstream.on_end(kept)
+        self._hand_on(release)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the downstream processors (traces still open stay buffered until they end)."""
@@ -150,6 +149,14 @@ class TailSampler(SpanProcessor):
         """Decide every trace still buffered by what is known, then shut the downstream processors down."""
         self.settle()
         self.downstream.shutdown()
+
+    def _hand_on(self, release: list[ReadableSpan]) -> None:
+        """Give the kept spans to the downstream processors; one that raises loses only its span, and is counted."""
+        for kept in release:
+            try:
+                self.downstream.on_end(kept)
+            except Exception as exc:  # noqa: BLE001 - the rest of a kept trace still goes on
+                report("tail sampling hand-on", exc)
 
     # ------------------------------------------------------------ lifetimes: reconfiguration, shutdown, fork
 
@@ -167,8 +174,7 @@ class TailSampler(SpanProcessor):
             previous.buffered_spans = previous.buffered_bytes = 0
             previous._successor = self
             release = self._shed()
-        for kept in release:
-            self.downstream.on_end(kept)
+        self._hand_on(release)
 
     def settle(self) -> None:
         """Decide every buffered trace now (errors and slow roots seen so far, else the ratio) and hand on the kept."""
@@ -176,8 +182,7 @@ class TailSampler(SpanProcessor):
             release: list[ReadableSpan] = []
             for trace_id, pending in list(self._pending.items()):
                 release.extend(self._decide(trace_id, pending))
-        for kept in release:
-            self.downstream.on_end(kept)
+        self._hand_on(release)
 
     def decision(self, span: ReadableSpan) -> bool | None:
         """After `settle`: whether the trace of a span ending late was kept (a drop is counted), None if unknown here."""

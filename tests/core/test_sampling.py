@@ -607,3 +607,28 @@ def test_in_an_application_s_provider_sampling_applies_to_our_exporters_and_foll
     assert result.returncode == 0, result.stderr
     theirs, first, second_is_failing, second = json.loads(result.stdout)
     assert (theirs, first, second_is_failing, second) == (6, 0, [True], 3), "the failing trace whole, in the new exporter only"
+
+
+@pytest.mark.provokes_failures("tail sampling hand-on")
+def test_a_downstream_processor_that_raises_loses_only_its_span_and_is_counted() -> None:
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    class Flaky(SpanProcessor):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def on_end(self, span: Any) -> None:
+            if span.name == "child-1":
+                raise RuntimeError("downstream failed")
+            self.names.append(span.name)
+
+    downstream = Flaky()
+    provider = TracerProvider()
+    provider.add_span_processor(TailSampler(downstream, ratio=1.0, max_spans=100, max_bytes=1 << 20))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("root"):
+        for index in range(3):
+            with tracer.start_as_current_span(f"child-{index}"):
+                pass
+    assert downstream.names == ["child-0", "child-2", "root"]  # the trace was kept whole but for the span that failed
+    assert tracing.error_counts() == {"tail sampling hand-on": 1}
