@@ -12,6 +12,8 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -41,6 +43,40 @@ _STACK_FRAMES = 64
 N formatted traces of up to N frames each)."""
 
 
+_SDK_SPANS = frozenset({_sdk_trace.Span, getattr(_sdk_trace, "_Span", _sdk_trace.Span)})
+_PLAIN_VALUES = frozenset({str, bool, int, float})
+
+
+MARKER_ROOM = 64
+"""More than a truncation marker adds to a text cut at the serializer's limit."""
+
+
+def _write(span: Span, attributes: Mapping[str, AttributeValue], longest: int) -> None:
+    """Set attributes the recorder prepared (texts at most `longest` characters), as `span.set_attributes` would.
+
+    On the SDK's own span, when none of the SDK's checks can change anything (every value a str, bool, int or
+    float, texts within its length limit, room for them all under its count limit), they go straight into its
+    attribute table under the same locks, in the same order (a key set again moves to the end): the SDK's
+    per-value cleaning costs about 0.37 us an attribute, a quarter of a retriever span's recording. Anything else
+    goes through `set_attributes`.
+    """
+    if type(span) in _SDK_SPANS:
+        table = span._attributes  # type: ignore[attr-defined]
+        if (type(table) is BoundedAttributes and (table.max_value_len is None or table.max_value_len >= longest)
+                and (table.maxlen is None or len(table._dict) + len(attributes) <= table.maxlen)
+                and set(map(type, attributes.values())) <= _PLAIN_VALUES):
+            with span._lock:  # type: ignore[attr-defined]
+                if span._end_time is None:  # type: ignore[attr-defined]
+                    with table._lock:
+                        held = table._dict
+                        if not held.keys().isdisjoint(attributes):
+                            for key in attributes:
+                                held.pop(key, None)
+                        held.update(attributes)
+                    return
+    span.set_attributes(attributes)
+
+
 def span_type_name(span_type: SpanType | str | None) -> str:
     """The upper-case name of a span type given as enum or string."""
     if span_type is None:
@@ -58,10 +94,11 @@ class Recorder:
     """What every value goes through on its way to a span, for one configuration."""
 
     __slots__ = ("serializer", "capture_content", "conventions", "attribute_limit", "_redacting", "_callback", "_ours",
-                 "_plain_messages")
+                 "_plain_messages", "_longest")
 
     def __init__(self, settings: Settings, attribute_limit: int | None = None) -> None:
         self.serializer = Serializer(settings.max_attribute_length, settings.redact)
+        self._longest = settings.max_attribute_length + MARKER_ROOM
         self.capture_content = settings.capture_content
         self.conventions = settings.conventions
         self.attribute_limit = attribute_limit
@@ -187,7 +224,7 @@ class Recorder:
     def set(self, span: Span, attributes: Mapping[str, AttributeValue]) -> None:
         """Set attributes the recorder prepared (its own keys, values already coerced and redacted)."""
         if attributes:
-            span.set_attributes(attributes)
+            _write(span, attributes, self._longest)
 
     def set_user(self, span: Span, attributes: Mapping[str, Any] | None) -> None:
         """Set attributes given by the user."""
@@ -197,13 +234,13 @@ class Recorder:
     def set_inputs(self, span: Span, value: Any) -> None:
         """Record any value as the span's input (text for a string, JSON otherwise)."""
         if self.capture_content:
-            span.set_attributes(self._value(keys.INPUT_VALUE, keys.INPUT_MIME_TYPE, value))
+            _write(span, self._value(keys.INPUT_VALUE, keys.INPUT_MIME_TYPE, value), self._longest)
 
     def set_outputs(self, span: Span, span_type: str, name: str, inputs: Any, value: Any, schema: str | None) -> None:
         """Record a span's output by its type: documents for retrievers and rerankers, else text or JSON; and what
         the span type's conventions read from the inputs and output (model calls, agent turns, tool calls)."""
         if span_type == SpanType.RETRIEVER.value and "genai" in self.conventions:
-            span.set_attributes(self._retrieval_request(inputs))
+            _write(span, self._retrieval_request(inputs), self._longest)
         if span_type in _DOCUMENT_TYPES:
             try:
                 self._set_documents(span, span_type, name, inputs, value, schema)
@@ -222,7 +259,7 @@ class Recorder:
                 attributes.update(self.tool_call(None, value))  # its id and arguments: when it started
         finally:
             if attributes:
-                span.set_attributes(attributes)
+                _write(span, attributes, self._longest)
 
     def _retrieval_request(self, inputs: Any) -> dict[str, AttributeValue]:
         """A retriever's query (content) and how many documents it was asked for, from its arguments."""
@@ -349,7 +386,7 @@ class Recorder:
         else:
             attributes = _retriever.reranker_attributes(dict(inputs or {}), value, span_name=name, schema=schema,
                                                         recorder=self, max_attributes=room)
-        span.set_attributes(attributes)
+        _write(span, attributes, self._longest)
 
     def add_event(self, span: Span, name: str, attributes: Mapping[str, Any] | None = None) -> None:
         """Add an event with attributes given by the user."""
@@ -369,7 +406,7 @@ class Recorder:
             attributes[keys.GEN_AI_REQUEST_STREAM] = True
             if first_chunk_ms is not None:
                 attributes[keys.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = first_chunk_ms / 1000.0
-        span.set_attributes(attributes)
+        _write(span, attributes, self._longest)
         if not failed:
             span.set_status(_OK)
 

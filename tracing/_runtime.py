@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import exporters
 from tracing._errors import logger, report
-from tracing._recorder import Recorder
+from tracing._recorder import MARKER_ROOM, Recorder
 from tracing._settings import DEFAULT_TRACE_FILE, Sampling, Settings, resolve
 from tracing._version import __version__
 
@@ -306,7 +306,7 @@ def _new_provider(settings: Settings) -> TracerProvider:
         shutdown_on_exit=False,
         resource=Resource.create(attributes),
         sampler=sampler,
-        span_limits=SpanLimits(max_span_attributes=_attribute_limit(settings), max_attribute_length=settings.max_attribute_length + 64),
+        span_limits=SpanLimits(max_span_attributes=_attribute_limit(settings), max_attribute_length=settings.max_attribute_length + MARKER_ROOM),
     )
 
 
