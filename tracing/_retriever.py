@@ -509,6 +509,51 @@ def _prepare(documents: list[_Mapped], capture_content: bool, serializer: Serial
     return recorded
 
 
+def _plain_dict_documents(rows: Any, schema: RetrieverSchema, capture_content: bool,
+                          serializer: Serializer) -> list[_Recorded] | None:
+    """The documents of a list of plain dict rows, each holding every schema column and a score (str id, text and
+    URI, a finite float or None score, str, int, bool or None metadata under keys that are not secret), prepared in
+    one pass: what `_prepare(_to_documents(...))` makes of them, without the general mapping's per-row steps.
+    None for any other output, which the general path maps."""
+    if type(rows) is not list or serializer.walks_structure:
+        return None
+    primary_key, text_column, uri_column = schema.primary_key, schema.text_column, schema.doc_uri
+    columns = schema.other_columns
+    kept = [column for column in dict.fromkeys(columns) if column != "doc_uri" and column != "chunk_id"] if capture_content else []
+    named = (["doc_uri"] if uri_column is not None else []) + kept
+    if any(serializer.is_secret_key(key) for key in named):
+        return None
+    prefixes = [(column, _quote(column) + ": ") for column in kept]
+    required = {primary_key, text_column, "score", *columns, *([uri_column] if uri_column is not None else [])}
+    text, cut, scalars = serializer.text, serializer.cut, _SCALARS
+    recorded = []
+    for row in rows:
+        if type(row) is not dict or not row.keys() >= required or row.get("node") is not None:
+            return None
+        identifier, content, score = row[primary_key], row[text_column], row["score"]
+        uri = row[uri_column] if uri_column is not None else None
+        if (type(identifier) is not str or type(content) is not str or (uri is not None and type(uri) is not str)
+                or (score is not None and (type(score) is not float or not math.isfinite(score)))):
+            return None
+        parts = [] if uri is None else ['"doc_uri": ' + _quote(uri)]
+        for column, prefix in prefixes:
+            value = row[column]
+            write = scalars.get(type(value))
+            if write is None:
+                return None
+            parts.append(prefix + write(value))
+        identifier = cut(identifier)
+        recorded.append(_Recorded(  # id, content, score, metadata_json, scored_node, id_json (positional: faster)
+            identifier,
+            text(content) if capture_content else "",
+            score,
+            text("{" + ", ".join(parts) + "}") if parts else None,
+            False,
+            _quote(identifier),
+        ))
+    return recorded
+
+
 def _metadata_json(metadata: dict[str, Any], serializer: Serializer) -> str | None:
     """A document's metadata as JSON as the serializer writes it (redacted, cut); None when empty."""
     if not metadata:
@@ -662,12 +707,15 @@ def retriever_attributes(
     if genai:
         attributes[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_RETRIEVAL
         attributes[keys.GEN_AI_DATA_SOURCE_ID] = resolved.name if resolved is not None else span_name
-    mapped = _to_documents(output, resolved, serializer)
-    if mapped is None:
-        attributes.update(_generic_output(output, recorder))
-        return _within_budget(attributes, budget)
-    documents = _prepare(mapped[0], capture_content, serializer)
-    attributes.update(_common(documents, schema_name, mapped[1], limit))
+    documents = None if resolved is None else _plain_dict_documents(output, resolved, capture_content, serializer)
+    unmapped: list[str] = []
+    if documents is None:
+        mapped = _to_documents(output, resolved, serializer)
+        if mapped is None:
+            attributes.update(_generic_output(output, recorder))
+            return _within_budget(attributes, budget)
+        documents, unmapped = _prepare(mapped[0], capture_content, serializer), mapped[1]
+    attributes.update(_common(documents, schema_name, unmapped, limit))
     if genai:
         attributes[keys.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, limit)
     if openinference:
