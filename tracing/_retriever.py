@@ -604,6 +604,8 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _prefix_within(parts: list[str], limit: int) -> list[str]:
+    if sum(map(len, parts)) + len(parts) + 1 <= limit:  # the common case: all of them
+        return parts
     kept: list[str] = []
     total = 2
     for part in parts:
