@@ -433,16 +433,58 @@ class Serializer:
             return self._dumps_whole(value)
         limit = self.max_length
         room = _plain_room(value, _WHOLE_UP_TO * limit, self._check, self._verdicts)
+        text: str | None = None
         if room >= 0:  # plain JSON without a secret key (most values): encoded, redacted and cut right here
             try:
                 text = self._encode_plain(value)
             except Exception:  # noqa: BLE001, S110 - the writer says what failed
                 pass
-            else:
-                if self._patterns is not None:
-                    text = self._patterns.sub(REDACTED, text)
-                return clean(text if len(text) <= limit else text[:limit] + f"...[truncated {len(text) - limit} chars]")
+        elif type(value) is dict:  # bound arguments holding a pydantic model (an agent's request)
+            text = self._with_models(value, limit)
+        if text is not None:
+            if self._patterns is not None:
+                text = self._patterns.sub(REDACTED, text)
+            return clean(text if len(text) <= limit else text[:limit] + f"...[truncated {len(text) - limit} chars]")
         return self._dumps(value, limit, room)[0]
+
+    def _with_models(self, value: dict[Any, Any], limit: int) -> str | None:
+        """The JSON text the writer writes for a dict of str keys (none secret) whose values are plain scalars or
+        pydantic models dumping to plain JSON, when it fits in `limit` (so nothing is cut); else None. Each model's
+        dump is checked and encoded as the writer's `plain` checks and encodes it where the writer reaches it."""
+        check, verdicts, encode = self._check, self._verdicts, self._encode_plain
+        base = _pydantic_base()
+        written = 1  # "{"
+        parts: list[str] = []
+        for key, item in value.items():
+            if type(key) is not str or (check is not None and check(key)):
+                return None
+            name = _encode_string(key) + ": "
+            written += len(name) + (2 if parts else 0)
+            kind = type(item)
+            if kind is str:
+                piece = _encode_string(item)
+            elif item is None or kind is bool or kind is int or kind is float:
+                if (kind is int and item.bit_length() > _MAX_INT_BITS) or (kind is float and (
+                        item != item or item in _INFINITIES)):
+                    return None
+                piece = encode(item)
+            elif isinstance(item, base):
+                try:
+                    item = jsonable(item)
+                except Exception:  # noqa: BLE001 - the writer says what failed
+                    return None
+                left = limit + 1 - written  # what the writer has left when it reaches the dump
+                if _plain_room(item, left, check, verdicts) < 0:
+                    return None
+                piece = encode(item)
+                if len(piece) >= left:
+                    return None
+            else:
+                return None
+            written += len(piece)
+            parts.append(name + piece)
+        text = "{" + ", ".join(parts) + "}"
+        return text if len(text) <= limit else None
 
     def summary(self, value: Any, limit: int) -> RawJSON:
         """A value as a JSON fragment of about `limit` characters at most: its JSON, or (when cut) the cut text as a

@@ -1,0 +1,100 @@
+"""The serializer's fast paths (issue 15): a dict of bound arguments holding pydantic models (an agent's request) is
+written by `Serializer._with_models` without the general writer; whatever the values, keys, redaction and length
+limit, `dumps` must give exactly the text the general writer gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
+
+from tracing._responses import ResponsesAgentRequest
+from tracing._serialize import Serializer
+from tracing._settings import Redaction
+
+_KEYS = st.one_of(st.sampled_from(["request", "q", "top_k", "password", "api_key", "userToken", "role", "content",
+                                   "input", "auth", "name", "x-y", "é\"\\\n"]), st.text(max_size=8))
+_TEXT = st.one_of(st.text(max_size=30), st.text(max_size=30).map(lambda text: text * 40),
+                  st.sampled_from(["sk-abc123", "Bearer xyz", "\ud800", "\x00\x1f\"\\", "é" * 300]))
+_SCALARS = st.one_of(_TEXT, st.integers(), st.integers(min_value=2**13_000, max_value=2**13_001), st.floats(),
+                     st.booleans(), st.none())
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    label: str
+
+
+class _Note(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    tags: set[str] = set()
+    when: datetime.datetime | None = None
+    blob: bytes | None = None
+    inner: dict[str, Any] | None = None
+
+
+_ODD = st.one_of(st.frozensets(st.integers(), max_size=3), st.binary(max_size=6), st.datetimes(),
+                 st.builds(_Point, st.integers(), _TEXT))
+_PLAIN = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                         st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=12)
+_NESTED = st.recursive(st.one_of(_SCALARS, _ODD), lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                                           st.dictionaries(_KEYS, inner, max_size=4)),
+                       max_leaves=10)
+_MESSAGES = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system"]), "content": _TEXT}),
+                     min_size=1, max_size=3)
+_REQUESTS = st.builds(
+    lambda messages, custom, context, temperature: ResponsesAgentRequest.model_validate(
+        {"input": messages, "custom_inputs": custom, "context": context, "temperature": temperature}),
+    _MESSAGES, st.one_of(st.none(), st.dictionaries(_KEYS, _PLAIN, max_size=3)),
+    st.one_of(st.none(), st.fixed_dictionaries({"conversation_id": st.one_of(st.none(), _TEXT),
+                                                "user_id": st.one_of(st.none(), _TEXT)})),
+    st.one_of(st.none(), st.floats(0, 2)))
+_NOTES = st.builds(_Note, text=_TEXT, tags=st.sets(_TEXT, max_size=3), when=st.one_of(st.none(), st.datetimes()),
+                   blob=st.one_of(st.none(), st.binary(max_size=6)), inner=st.one_of(st.none(), st.dictionaries(_KEYS, _PLAIN, max_size=3)))
+_VALUES = st.one_of(_REQUESTS, _REQUESTS, _NOTES, _SCALARS, _NESTED)
+_REDACTIONS = st.sampled_from([
+    Redaction(), Redaction(enabled=False), Redaction(keys=("q", "role")), Redaction(values=(r"sk-\w+", r"Bearer \w+")),
+])
+
+
+def _general(serializer: Serializer, value: Any) -> str:
+    """What the general writer writes (it never takes the model fast path)."""
+    return serializer._dumps(value, serializer.max_length)[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(arguments=st.dictionaries(_KEYS, _VALUES, min_size=1, max_size=4), limit=st.sampled_from([256, 300, 2000, 65536]),
+       redaction=_REDACTIONS)
+def test_bound_arguments_holding_models_are_written_as_the_general_writer_writes_them(
+        arguments: dict[str, Any], limit: int, redaction: Redaction) -> None:
+    serializer = Serializer(limit, redaction)
+    assert serializer.dumps(arguments) == _general(serializer, arguments)
+
+
+def test_an_agent_request_takes_the_fast_path_and_keeps_the_general_text() -> None:
+    serializer = Serializer()
+    request = ResponsesAgentRequest.model_validate(
+        {"input": [{"role": "user", "content": "how do I return a bike?"}], "context": {"conversation_id": "c", "user_id": None}})
+    arguments = {"request": request, "stream": True}
+    fast = serializer._with_models(arguments, serializer.max_length)
+    assert fast == ('{"request": {"input": [{"role": "user", "content": "how do I return a bike?", "type": "message"}], '
+                    '"context": {"conversation_id": "c"}}, "stream": true}')
+    assert serializer.dumps(arguments) == fast == _general(serializer, arguments)
+
+
+def test_a_secret_key_a_long_dump_or_an_odd_value_leaves_it_to_the_general_writer() -> None:
+    serializer = Serializer(256)
+    request = ResponsesAgentRequest.model_validate({"input": [{"role": "user", "content": "hi"}],
+                                                   "custom_inputs": {"api_key": "k"}})
+    long = ResponsesAgentRequest.model_validate({"input": [{"role": "user", "content": "x" * 300}]})
+    for arguments in ({"request": request}, {"password": request}, {"request": long}, {"request": request, "s": {1}}):
+        assert serializer._with_models(arguments, serializer.max_length) is None
+        assert serializer.dumps(arguments) == _general(serializer, arguments)
+    assert '"api_key": "[REDACTED]"' in serializer.dumps({"request": request})
