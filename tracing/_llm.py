@@ -230,11 +230,14 @@ def _fields(obj: Any) -> Any:
 def _item(item: Any) -> tuple[str | None, list[dict[str, Any]]]:
     """One chat message or Responses item as a role and its parts."""
     item = _fields(item)
-    if type(item) is dict:  # the common case first: a text message
+    if type(item) is dict:  # the common case first: a message of text or content parts
         role, content = item.get("role"), item.get("content")
-        if (type(role) is str and type(content) is str and role != "tool" and item.get("type", "message") == "message"
+        if (type(role) is str and role != "tool" and item.get("type", "message") == "message"
                 and not item.get("tool_calls") and not item.get("reasoning_content")):
-            return role, [{"type": "text", "content": content}] if content else []
+            if type(content) is str:
+                return role, [{"type": "text", "content": content}] if content else []
+            if type(content) is list:
+                return role, _content_parts(content)
     kind = get_field(item, "type")
     if kind == "function_call":
         return "assistant", [_tool_call(get_field(item, "call_id") or get_field(item, "id"), get_field(item, "name"),
@@ -269,6 +272,15 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
     parts = []
     for part in _sequence(content):
         part = _fields(part)
+        if type(part) is dict:  # the common case: read without get_field
+            kind = part.get("type")
+            if kind in _TEXT_PARTS or kind is None:
+                text = part.get("text")
+                if not isinstance(text, str):
+                    text = part.get("refusal")
+                if isinstance(text, str):
+                    parts.append({"type": "text", "content": text})
+            continue
         if isinstance(part, str):
             parts.append({"type": "text", "content": part})
             continue
