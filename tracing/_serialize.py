@@ -66,6 +66,8 @@ def _array_module(value: Any) -> str | None:
 
 
 _UNKNOWN = object()
+_PLAIN_JSON: dict[type, Callable[[Any], Any] | None] = {}
+"""A pydantic model class's `_plain_json` (None when it has none), by class."""
 _ARRAY_MODULES: dict[type, str | None] = {}
 """`_array_module` by type, learnt (a missing attribute of a pydantic model class costs about a microsecond)."""
 
@@ -75,6 +77,16 @@ def jsonable(value: Any) -> Any:
     asking the value: a mock that answers every attribute is only repr'd)."""
     kind = type(value)
     if issubclass(kind, _pydantic_base()):
+        if kind in _PLAIN_JSON:
+            plain = _PLAIN_JSON[kind]
+        else:
+            plain = getattr(kind, "_plain_json", None)
+            if len(_PLAIN_JSON) < 1024:
+                _PLAIN_JSON[kind] = plain
+        if plain is not None:
+            dumped = plain(value)  # the agent models' own dump of plain JSON (tracing._responses), else None
+            if dumped is not None:
+                return dumped
         try:
             return value.model_dump(mode="json", warnings=False)
         except ValueError:  # pydantic cannot write some fields as JSON (bytes that are not UTF-8): we write them

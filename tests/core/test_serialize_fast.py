@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
-from tracing._responses import ResponsesAgentRequest
+from tracing._responses import (
+    ChatContext,
+    Message,
+    OutputItem,
+    ResponseError,
+    ResponsesAgentRequest,
+    ResponsesAgentResponse,
+    ResponsesAgentStreamEvent,
+)
 from tracing._serialize import Serializer
 from tracing._settings import Redaction
 
@@ -98,3 +107,52 @@ def test_a_secret_key_a_long_dump_or_an_odd_value_leaves_it_to_the_general_write
         assert serializer._with_models(arguments, serializer.max_length) is None
         assert serializer.dumps(arguments) == _general(serializer, arguments)
     assert '"api_key": "[REDACTED]"' in serializer.dumps({"request": request})
+
+
+class _Label(str):
+    pass
+
+
+_ANY = st.recursive(st.one_of(_SCALARS, st.just(_Label("l")), st.just(float("nan")), st.frozensets(st.integers(), max_size=2)),
+                    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=3)),
+                    max_leaves=8)
+_MODEL_CLASSES = [ChatContext, Message, OutputItem, ResponseError, ResponsesAgentRequest, ResponsesAgentResponse,
+                  ResponsesAgentStreamEvent]
+
+
+def _constructed(model: type[BaseModel], depth: int) -> st.SearchStrategy[BaseModel]:
+    """Models built without validation: any value in any field or extra (what assignment can leave in them)."""
+    nested = st.deferred(lambda: st.sampled_from(_MODEL_CLASSES).flatmap(lambda inner: _constructed(inner, depth + 1)))
+    value = _ANY if depth >= 2 else st.one_of(_ANY, nested, st.lists(st.one_of(nested, _ANY), max_size=2))
+    return st.builds(lambda fields: model.model_construct(**fields),
+                     st.dictionaries(st.sampled_from([*model.model_fields, "extra", "more"]), value, max_size=5))
+
+
+_VALIDATED = st.builds(
+    lambda body: ResponsesAgentRequest.model_validate(body),
+    st.fixed_dictionaries({"input": _MESSAGES}, optional={
+        "temperature": st.one_of(st.none(), st.integers(0, 2), st.floats(0, 2)), "max_output_tokens": st.integers(1, 9),
+        "stream": st.booleans(), "custom_inputs": st.dictionaries(_KEYS, _PLAIN, max_size=3),
+        "context": st.fixed_dictionaries({"conversation_id": st.one_of(st.none(), _TEXT)}),
+        "metadata": st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2), "extra": _PLAIN}))
+
+
+@settings(max_examples=400, deadline=None)
+@given(model=st.one_of(_VALIDATED, st.sampled_from(_MODEL_CLASSES).flatmap(lambda model: _constructed(model, 0))))
+def test_the_agent_models_plain_dump_is_their_json_dump(model: BaseModel) -> None:
+    plain = model._plain_json()  # type: ignore[attr-defined]
+    if plain is not None:
+        assert plain == model.model_dump(mode="json", warnings=False)
+        assert json.dumps(plain) == json.dumps(model.model_dump(mode="json", warnings=False))
+
+
+def test_a_validated_request_is_dumped_plainly_and_a_subclass_is_not() -> None:
+    body = {"input": [{"role": "user", "content": "hi"}], "context": {"conversation_id": "c"}, "temperature": 1}
+
+    class Mine(ResponsesAgentRequest):
+        pass
+
+    assert ResponsesAgentRequest.model_validate(body)._plain_json() == {
+        "input": [{"role": "user", "content": "hi", "type": "message"}], "context": {"conversation_id": "c"},
+        "temperature": 1.0}
+    assert Mine.model_validate(body)._plain_json() is None
