@@ -162,32 +162,52 @@ def _plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = No
     """What is left of `room` (characters) after a value made only of plain JSON (str-keyed dicts, lists, tuples,
     str, finite floats, moderate ints, bools, None), which the C encoder then writes; -1 if it is not plain or
     would not fit; with `secret` (a key's verdict; `verdicts`, those already known), _SECRET if it fits but has a
-    secret key. Stops as soon as it knows."""
+    secret key. Stops as soon as it knows (strings, ints, bools and None in a container are counted there)."""
     stack = [value]
     pop, push = stack.pop, stack.append
     found = False
-    known = verdicts.get if verdicts is not None else None
+    checking = secret is not None
+    known = verdicts.get if verdicts is not None else _no_verdict
     while stack:
         item = pop()
         kind = type(item)
-        if kind is str:
-            room -= len(item) + 2
-        elif kind is dict:
+        if kind is dict:
             room -= 2
             for key, child in item.items():
                 if type(key) is not str:
                     return -1
-                if secret is not None and not found:
-                    verdict = known(key) if known is not None else None
-                    found = secret(key) if verdict is None else verdict
-                if type(child) is str:
+                if checking:
+                    verdict = known(key)
+                    if verdict if verdict is not None else secret(key):  # type: ignore[misc]
+                        found, checking = True, False
+                kind = type(child)
+                if kind is str:
                     room -= len(key) + len(child) + 8
+                elif kind is int:
+                    if child.bit_length() > _MAX_INT_BITS:
+                        return -1
+                    room -= len(key) + 10 + child.bit_length() // 3
+                elif kind is bool or child is None:
+                    room -= len(key) + 11
                 else:
                     room -= len(key) + 6
                     push(child)
+        elif kind is str:
+            room -= len(item) + 2
         elif kind is list or kind is tuple:
             room -= 2 + 2 * len(item)
-            stack.extend(item)
+            for child in item:
+                kind = type(child)
+                if kind is str:
+                    room -= len(child) + 2
+                elif kind is int:
+                    if child.bit_length() > _MAX_INT_BITS:
+                        return -1
+                    room -= 4 + child.bit_length() // 3
+                elif kind is bool or child is None:
+                    room -= 5
+                else:
+                    push(child)
         elif kind is int:
             if item.bit_length() > _MAX_INT_BITS:
                 return -1
@@ -203,6 +223,10 @@ def _plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = No
         if room < 0:
             return -1
     return _SECRET if found else room
+
+
+def _no_verdict(key: str) -> None:
+    return None
 
 
 _INFINITIES = (float("inf"), float("-inf"))
@@ -474,6 +498,8 @@ class Serializer:
             written += len(name) + (2 if parts else 0)
             kind = type(item)
             if kind is str:
+                if written + len(item) >= limit:  # a long text: only the writer reads no more of it than it keeps
+                    return None
                 piece = _encode_string(item)
             elif item is None or kind is bool or kind is int or kind is float:
                 if (kind is int and item.bit_length() > _MAX_INT_BITS) or (kind is float and (
@@ -494,6 +520,8 @@ class Serializer:
             else:
                 return None
             written += len(piece)
+            if written > limit:
+                return None
             parts.append(name + piece)
         text = "{" + ", ".join(parts) + "}"
         return text if len(text) <= limit else None

@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
+from tracing import _serialize
 from tracing._responses import (
     ChatContext,
     Message,
@@ -22,7 +24,7 @@ from tracing._responses import (
     ResponsesAgentResponse,
     ResponsesAgentStreamEvent,
 )
-from tracing._serialize import Serializer
+from tracing._serialize import Serializer, _plain_room
 from tracing._settings import Redaction
 
 _KEYS = st.one_of(st.sampled_from(["request", "q", "top_k", "password", "api_key", "userToken", "role", "content",
@@ -156,3 +158,60 @@ def test_a_validated_request_is_dumped_plainly_and_a_subclass_is_not() -> None:
         "input": [{"role": "user", "content": "hi", "type": "message"}], "context": {"conversation_id": "c"},
         "temperature": 1.0}
     assert Mine.model_validate(body)._plain_json() is None
+
+
+def _reference_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
+                verdicts: Mapping[str, bool] | None = None) -> int:
+    """`_plain_room` as it was before the counting of scalars in their container (issue 15)."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    found = False
+    known = verdicts.get if verdicts is not None else None
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            room -= len(item) + 2
+        elif kind is dict:
+            room -= 2
+            for key, child in item.items():
+                if type(key) is not str:
+                    return -1
+                if secret is not None and not found:
+                    verdict = known(key) if known is not None else None
+                    found = secret(key) if verdict is None else verdict
+                if type(child) is str:
+                    room -= len(key) + len(child) + 8
+                else:
+                    room -= len(key) + 6
+                    push(child)
+        elif kind is list or kind is tuple:
+            room -= 2 + 2 * len(item)
+            stack.extend(item)
+        elif kind is int:
+            if item.bit_length() > _serialize._MAX_INT_BITS:
+                return -1
+            room -= 4 + item.bit_length() // 3
+        elif kind is float:
+            if item != item or item in _serialize._INFINITIES:
+                return -1
+            room -= 24
+        elif kind is bool or item is None:
+            room -= 5
+        else:
+            return -1
+        if room < 0:
+            return -1
+    return _serialize._SECRET if found else room
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(_PLAIN, _NESTED, _VALUES), room=st.one_of(st.integers(-1, 400), st.just(10**9)),
+       redaction=_REDACTIONS, learnt=st.booleans())
+def test_the_plain_room_is_what_it_was(value: Any, room: int, redaction: Redaction, learnt: bool) -> None:
+    serializer = Serializer(65536, redaction)
+    if learnt:
+        serializer.dumps(value)  # the verdicts of its keys known
+    verdicts = serializer._verdicts if learnt else None
+    for check in (None, serializer.is_secret_key):
+        assert _plain_room(value, room, check, verdicts) == _reference_room(value, room, check, verdicts)
