@@ -439,7 +439,10 @@ class Recorder:
 
 def _span_type_of(span: Span) -> Any:
     """The span type a span started with (its own, else its OpenInference kind)."""
-    recorded = getattr(span, "attributes", None)
+    if type(span) in _SDK_SPANS and type(span._attributes) is BoundedAttributes:  # type: ignore[attr-defined]
+        recorded: Any = span._attributes._dict  # type: ignore[attr-defined]  # (its `get` raises and catches)
+    else:
+        recorded = getattr(span, "attributes", None)
     if not recorded:
         return None
     return recorded.get(keys.SPAN_TYPE) or recorded.get(keys.SPAN_KIND)
