@@ -34,7 +34,8 @@ class _Model(BaseModel):
         """`model_dump(mode="json")` of a model of this module holding only plain JSON (str, int, float, bool, None,
         lists and str-keyed dicts, this module's models: their JSON dump is what they hold), read without the
         serializer (whose wrap per model costs about a microsecond and a half); None for anything else."""
-        dumped = _plain(self)
+        kind = type(self)
+        dumped = _plain(self, frozenset((kind,))) if kind in _PLAIN_MODELS else _NOT_PLAIN
         return dumped if type(dumped) is dict else None
 
 
@@ -178,30 +179,41 @@ class ResponsesAgentStreamEvent(_Model):
 
 _NOT_PLAIN = object()
 _SCALARS = (str, int, float, bool)
+_NONE: frozenset[type] = frozenset()
 
 
-def _scalar_fields(model: type[BaseModel]) -> dict[str, type]:
-    """A model's fields declared as one scalar type (or None): their dump converts a value of another type (an int
-    in a float field is written 1.0), so only a value of exactly that type is its own dump."""
-    fields: dict[str, type] = {}
+def _declared(annotation: Any) -> list[Any]:
+    """The types an annotation names, unions and generic arguments opened (list[A | B] -> list, A, B)."""
+    found = [annotation]
+    for argument in typing.get_args(annotation):
+        found.extend(_declared(argument))
+    return found
+
+
+def _field_kinds(model: type[BaseModel]) -> dict[str, tuple[type | None, frozenset[type]]]:
+    """By field: the one scalar type it is declared as, if so (their dump converts a value of another type: an int
+    in a float field is written 1.0), and the models of this module it names (a model elsewhere is written as the
+    type declared there, or inferred, which `_plain` leaves to pydantic)."""
+    kinds: dict[str, tuple[type | None, frozenset[type]]] = {}
     for name, info in model.model_fields.items():
         annotation = info.annotation
         declared = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-        kinds = [kind for kind in declared if kind is not type(None)]
-        if len(kinds) == 1 and isinstance(kinds[0], type) and kinds[0] in _SCALARS:
-            fields[name] = kinds[0]
-    return fields
+        scalars = [kind for kind in declared if kind is not type(None)]
+        scalar = scalars[0] if len(scalars) == 1 and isinstance(scalars[0], type) and scalars[0] in _SCALARS else None
+        kinds[name] = (scalar, frozenset(kind for kind in _declared(annotation) if kind in _MODEL_CLASSES))
+    return kinds
 
 
-_PLAIN_MODELS = {model: _scalar_fields(model) for model in (
-    ChatContext, Message, OutputItem, ResponseError, ResponsesAgentRequest, ResponsesAgentResponse,
-    ResponsesAgentStreamEvent)}
+_MODEL_CLASSES = (ChatContext, Message, OutputItem, ResponseError, ResponsesAgentRequest, ResponsesAgentResponse,
+                  ResponsesAgentStreamEvent)
+_PLAIN_MODELS = {model: _field_kinds(model) for model in _MODEL_CLASSES}
 """The models read by `_plain` (exactly these classes: a subclass may serialize its fields its own way)."""
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, models: frozenset[type] = _NONE) -> Any:
     """The JSON dump of plain JSON or of this module's models holding it (fields and extras set to None left out, as
-    `_without_none` leaves them), else _NOT_PLAIN."""
+    `_without_none` leaves them), else _NOT_PLAIN. `models`: the model classes that may stand here (those its
+    field declares, as the field's value or the items of its list); any other model is left to pydantic."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return value
@@ -210,7 +222,7 @@ def _plain(value: Any) -> Any:
     if kind is list:
         items = []
         for item in value:
-            item = _plain(item)
+            item = _plain(item, models if type(item) is not list else _NONE)
             if item is _NOT_PLAIN:
                 return _NOT_PLAIN
             items.append(item)
@@ -223,19 +235,18 @@ def _plain(value: Any) -> Any:
                 return _NOT_PLAIN
             mapping[key] = item
         return mapping
-    scalars = _PLAIN_MODELS.get(kind)
-    if scalars is None:
+    if kind not in models:
         return _NOT_PLAIN
-    fields = value.__dict__
+    fields = _PLAIN_MODELS[kind]
     extra = value.__pydantic_extra__
     dumped = {}
-    for key, item in (fields.items() if not extra else [*fields.items(), *extra.items()]):
+    for key, item in (value.__dict__.items() if not extra else [*value.__dict__.items(), *extra.items()]):
         if item is None:
             continue
-        scalar = scalars.get(key)
+        scalar, inner = fields.get(key, (None, _NONE))
         if scalar is not None and type(item) is not scalar:
             return _NOT_PLAIN
-        item = _plain(item)
+        item = _plain(item, inner)
         if item is _NOT_PLAIN:
             return _NOT_PLAIN
         dumped[key] = item
