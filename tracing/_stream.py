@@ -159,12 +159,14 @@ def _write(slot: Any, parts: list[str]) -> None:
 class _ResponsesAggregate:
     """Folds Responses stream events into output items, custom outputs and the first error."""
 
+    __slots__ = ("slots", "open", "custom_outputs", "error", "response")
+
     def __init__(self) -> None:
         self.slots: list[Any] = []
         self.open: dict[Any, _ItemSlot] = {}
-        self.custom_outputs: dict[str, Any] = {}
+        self.custom_outputs: dict[str, Any] | None = None  # made with the first custom output (many open streams)
         self.error: dict[str, Any] | None = None
-        self.response: dict[str, Any] = {}
+        self.response: dict[str, Any] | None = None
 
     def add(self, event: Any) -> bool:
         """Fold one event; False when it is not a Responses event."""
@@ -198,6 +200,8 @@ class _ResponsesAggregate:
                              if get_field(response, name) is not None}
         custom = fields.get("custom_outputs")
         if custom and isinstance(custom, Mapping):
+            if self.custom_outputs is None:
+                self.custom_outputs = {}
             self.custom_outputs.update(custom)
         return True
 
@@ -262,7 +266,7 @@ class _ResponsesAggregate:
     def result(self) -> dict[str, Any]:
         """The aggregate, shaped like a ResponsesAgentResponse."""
         output = [slot.item() if isinstance(slot, _ItemSlot) else slot for slot in self.slots]
-        result: dict[str, Any] = {"output": output, **self.response}
+        result: dict[str, Any] = {"output": output, **(self.response or {})}
         if self.custom_outputs:
             result["custom_outputs"] = self.custom_outputs
         if self.error is not None:
@@ -406,14 +410,16 @@ class StreamAggregator:
     def __init__(self, summarise: Summarise | None = None, room: int = 65536) -> None:
         self._mode = ""
         self._text: _Text | None = None
-        self._items: list[Any] = []
+        self._items: list[Any] | None = None  # the listed chunks, made when the stream turns out to be a list
         self._fold: _ResponsesAggregate | _ChatAggregate | None = None
-        self._other: list[Any] = []
+        self._other: list[Any] | None = None  # made with the first chunk that does not fit the stream's kind
         self._summarise = summarise
         self._room = room
         self._omitted = 0
 
     def _keep_other(self, chunk: Any) -> None:
+        if self._other is None:
+            self._other = []
         self._keep(self._other, chunk)
 
     def _keep(self, into: list[Any], chunk: Any) -> None:
@@ -436,7 +442,7 @@ class StreamAggregator:
                 self._text.write(chunk)  # type: ignore[union-attr]
                 return
             self._mode = "list"
-            self._items.append(self._text.getvalue())  # type: ignore[union-attr]
+            self._items = [self._text.getvalue()]  # type: ignore[union-attr]
             self._text = None
             self._keep(self._items, chunk)
         elif mode == "responses" or mode == "chat":
@@ -445,9 +451,9 @@ class StreamAggregator:
                     return
             except Exception as exc:
                 report("stream aggregation", exc)
-            self._keep(self._other, chunk)
+            self._keep_other(chunk)
         elif mode == "list":
-            self._keep(self._items, chunk)
+            self._keep(self._items, chunk)  # type: ignore[arg-type]
         else:
             self._start(chunk)
 
@@ -480,7 +486,7 @@ class StreamAggregator:
         elif _is_chat_chunk(chunk):
             self._mode, self._fold = "chat", _ChatAggregate()
         else:
-            self._mode = "list"
+            self._mode, self._items = "list", []
         self.add(chunk)
 
     def result(self) -> Any:
@@ -491,9 +497,9 @@ class StreamAggregator:
         if self._fold is not None:
             result = self._fold.result()
             if self._other or more:
-                result["other"] = list(self._other) + more
+                result["other"] = list(self._other or ()) + more
             return result
-        return list(self._items) + more
+        return list(self._items or ()) + more
 
 
 def aggregate_stream(chunks: list[Any]) -> Any:
