@@ -35,7 +35,10 @@ class _Model(BaseModel):
         lists and str-keyed dicts, this module's models: their JSON dump is what they hold), read without the
         serializer (whose wrap per model costs about a microsecond and a half); None for anything else."""
         kind = type(self)
-        dumped = _plain(self, frozenset((kind,))) if kind in _PLAIN_MODELS else _NOT_PLAIN
+        try:
+            dumped = _plain(self, frozenset((kind,))) if kind in _PLAIN_MODELS else _NOT_PLAIN
+        except RecursionError:  # nested deeper than the stack: pydantic's dump (and the writer's depth limit) take it
+            return None
         return dumped if type(dumped) is dict else None
 
 

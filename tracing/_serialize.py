@@ -514,7 +514,10 @@ class Serializer:
                 left = limit + 1 - written  # what the writer has left when it reaches the dump
                 if _plain_room(item, left, check, verdicts) < 0:
                     return None
-                piece = encode(item)
+                try:
+                    piece = encode(item)
+                except RecursionError:  # nested deeper than the C encoder goes: the writer takes it
+                    return None
                 if len(piece) >= left:
                     return None
             else:

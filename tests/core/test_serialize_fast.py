@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
+import tracing
+from tests.capture import CapturedSpans
 from tracing import _serialize
 from tracing._responses import (
     ChatContext,
@@ -215,3 +218,34 @@ def test_the_plain_room_is_what_it_was(value: Any, room: int, redaction: Redacti
     verdicts = serializer._verdicts if learnt else None
     for check in (None, serializer.is_secret_key):
         assert _plain_room(value, room, check, verdicts) == _reference_room(value, room, check, verdicts)
+
+
+def _nested(depth: int) -> list[Any]:
+    outer: list[Any] = []
+    current = outer
+    for _ in range(depth):
+        inner: list[Any] = []
+        current.append(inner)
+        current = inner
+    return outer
+
+
+def test_an_agent_request_nested_deeper_than_the_stack_is_recorded_by_the_general_writer(spans: CapturedSpans) -> None:
+    # the fast paths recurse (the models' own dump, the C encoder): nesting past the interpreter's recursion limit
+    # must fall back to the writer, which records what it can of the request without a failure counted (too deep for
+    # pydantic's own dump, it is named unrepresentable), as before the fast paths
+    deep = _nested(sys.getrecursionlimit() * 3)
+    request = ResponsesAgentRequest.model_validate({"input": [{"role": "user", "content": "hi"}],
+                                                    "custom_inputs": {"deep": deep}})
+    assert request._plain_json() is None
+    assert Serializer()._with_models({"request": request}, 10**6) is None
+
+    class Agent(tracing.ResponsesAgent):
+        def predict(self, request: ResponsesAgentRequest) -> dict[str, Any]:  # type: ignore[override]
+            return {"output": [], "custom_outputs": {"deep": deep}}
+
+    Agent().predict(request)
+    span = spans.one("Agent.predict")
+    assert str(span.attributes["input.value"]).startswith('{"request": ')
+    assert "output.value" in span.attributes
+    assert tracing.error_counts() == {}
