@@ -63,17 +63,18 @@ def _write(span: Span, attributes: Mapping[str, AttributeValue], longest: int) -
     if type(span) in _SDK_SPANS:
         table = span._attributes  # type: ignore[attr-defined]
         if (type(table) is BoundedAttributes and (table.max_value_len is None or table.max_value_len >= longest)
-                and (table.maxlen is None or len(table._dict) + len(attributes) <= table.maxlen)
                 and set(map(type, attributes.values())) <= _PLAIN_VALUES):
+            maxlen = table.maxlen
             with span._lock:  # type: ignore[attr-defined]
                 if span._end_time is None:  # type: ignore[attr-defined]
                     with table._lock:
                         held = table._dict
-                        if not held.keys().isdisjoint(attributes):
-                            for key in attributes:
-                                held.pop(key, None)
-                        held.update(attributes)
-                    return
+                        if maxlen is None or len(held) + len(attributes) <= maxlen:
+                            if not held.keys().isdisjoint(attributes):
+                                for key in attributes:
+                                    held.pop(key, None)
+                            held.update(attributes)
+                            return
     span.set_attributes(attributes)
 
 
