@@ -12,6 +12,7 @@ are read by their fields.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -272,22 +273,16 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
     parts = []
     for part in _sequence(content):
         part = _fields(part)
-        if type(part) is dict:  # the common case: read without get_field
-            kind = part.get("type")
-            if kind in _TEXT_PARTS or kind is None:
-                text = part.get("text")
-                if not isinstance(text, str):
-                    text = part.get("refusal")
-                if isinstance(text, str):
-                    parts.append({"type": "text", "content": text})
-            continue
         if isinstance(part, str):
             parts.append({"type": "text", "content": part})
             continue
-        if get_field(part, "type") in _TEXT_PARTS or get_field(part, "type") is None:
-            text = get_field(part, "text")
+        # a dict (the common case) is read without get_field
+        read = part.get if type(part) is dict else functools.partial(get_field, part)
+        kind = read("type")
+        if kind in _TEXT_PARTS or kind is None:
+            text = read("text")
             if not isinstance(text, str):
-                text = get_field(part, "refusal")
+                text = read("refusal")
             if isinstance(text, str):
                 parts.append({"type": "text", "content": text})
     return parts
