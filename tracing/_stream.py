@@ -176,8 +176,8 @@ class _ResponsesAggregate:
             item_id = fields.get("item_id")
             slot = self.open.get(item_id) or self._open_slot(item_id, None)
             delta = fields.get("delta")
-            if type(delta) is str:
-                (slot.buffer or slot.start("text" if kind == _TEXT_DELTA else "arguments")).write(delta)
+            if isinstance(delta, str):  # a str subclass as the plain str it holds, as a batch's join reads it
+                (slot.buffer or slot.start("text" if kind == _TEXT_DELTA else "arguments")).write(str.__str__(delta))
         elif not isinstance(kind, str) or not (kind.startswith("response.") or kind == "error"):
             return False
         elif kind == _ITEM_ADDED:
@@ -221,7 +221,7 @@ class _ResponsesAggregate:
                         _write(run_slot, parts)
                     run_id, run_slot = item_id, self.open.get(item_id) or self._open_slot(item_id, None)
                 delta = fields.get("delta")
-                if type(delta) is str:
+                if isinstance(delta, str):
                     parts.append(delta)
                 continue
             if parts:
@@ -237,24 +237,22 @@ class _ResponsesAggregate:
             _write(run_slot, parts)
 
     def _add_text_run(self, events: list[Any]) -> bool:
-        """Fold a batch made only of plain text deltas of one item (dicts of type, item_id and delta, as
+        """Fold a batch made only of plain text deltas of one item (dicts of type, item_id and a str delta, as
         `create_text_delta` makes them: the common batch) at once; False, folding nothing, for any other batch."""
         first = events[0]
         if type(first) is not dict:
             return False
         item_id = first.get("item_id")
-        deltas: list[str] = []
-        append = deltas.append
-        for event in events:
-            if type(event) is not dict or len(event) != 3 or event.get("type") != _TEXT_DELTA or (
-                    event.get("item_id") != item_id):
+        try:  # one comprehension: about a quarter fewer instructions an event than a loop of checks
+            deltas = [event["delta"] for event in events if type(event) is dict and len(event) == 3
+                      and event["type"] == _TEXT_DELTA and event["item_id"] == item_id]
+            if len(deltas) != len(events):
                 return False
-            delta = event.get("delta")
-            if type(delta) is not str:
-                return False
-            append(delta)
+            text = "".join(deltas)  # a delta not a str: TypeError
+        except (KeyError, TypeError):
+            return False
         slot = self.open.get(item_id) or self._open_slot(item_id, None)
-        (slot.buffer or slot.start("text")).write("".join(deltas))
+        (slot.buffer or slot.start("text")).write(text)
         return True
 
     def _open_slot(self, item_id: Any, skeleton: Any) -> _ItemSlot:

@@ -16,7 +16,10 @@ class Event(dict):  # type: ignore[type-arg]
 
 
 class _Text(str):
-    """A str subclass: not a plain str delta."""
+    """A str subclass: folded as the str it holds, whatever it overrides."""
+
+    def __add__(self, other: object) -> str:
+        raise AssertionError("the fold never calls a delta's own methods")
 
 
 _IDS = st.sampled_from(["msg_1", "msg_2", 1, None])
@@ -117,8 +120,17 @@ def test_events_folded_in_batches_give_the_aggregate_of_folding_them_one_by_one(
 def test_the_batch_fold_takes_exactly_plain_text_deltas_of_one_item(batch: list[Any]) -> None:
     plain = all(type(event) is dict and set(event) == {"type", "item_id", "delta"}
                 and event["type"] == _TEXT_DELTA and event["item_id"] == batch[0].get("item_id")
-                and type(event["delta"]) is str for event in batch)
+                and isinstance(event["delta"], str) for event in batch)
     fold = _ResponsesAggregate()
     assert fold._add_text_run(batch) is plain
     if not plain:
         assert fold.result() == {"output": []}
+
+
+def test_a_str_subclass_delta_is_folded_as_its_text_one_by_one_and_in_a_batch() -> None:
+    events = [{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": _Text(text)} for text in ("a", "b", "c")]
+    expected = {"output": [{"id": "msg_1", "content": [{"text": "abc", "type": "output_text", "annotations": []}],
+                            "role": "assistant", "type": "message"}]}
+    assert _one_by_one(events[0], [events[1:]]) == expected
+    assert _in_batches(events[0], [events[1:]]) == expected
+    assert type(_in_batches(events[0], [events[1:]])["output"][0]["content"][0]["text"]) is str
