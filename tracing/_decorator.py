@@ -252,6 +252,11 @@ class _Stream:
 
     def _fold(self) -> None:
         chunks = self.chunks
+        if self.aggregator is not None:  # made by an earlier fold: the span records this stream's output
+            self.aggregator.add_many(chunks)
+            self.folded += len(chunks)
+            chunks.clear()
+            return
         span = self.span
         if span is None or not span.is_recording() or not self.plan.spec.capture_outputs:
             self.folded += len(chunks)

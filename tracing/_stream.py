@@ -209,6 +209,10 @@ class _ResponsesAggregate:
         """Fold events in order, runs of text deltas of one item joined at once; foreign chunks go to ``other``."""
         if events and self._add_text_run(events):
             return
+        self._add_each(events, other)
+
+    def _add_each(self, events: list[Any], other: Callable[[Any], None]) -> None:
+        """Fold events in order, a run of text deltas of one item joined once it ends."""
         run_id: Any = _NOT_PYDANTIC
         run_slot: _ItemSlot | None = None
         parts: list[str] = []
@@ -457,6 +461,11 @@ class StreamAggregator:
 
     def add_many(self, chunks: list[Any]) -> None:
         """Fold a batch of chunks; a batch of strings is joined in one step."""
+        fold = self._fold
+        if type(fold) is _ResponsesAggregate and chunks:
+            if not fold._add_text_run(chunks):
+                fold._add_each(chunks, self._keep_other)
+            return
         if chunks and self._mode in ("", "text") and type(chunks[0]) is str:
             try:
                 joined = "".join(chunks)
