@@ -7,14 +7,25 @@ each step: the span is current only while the body runs, SPEC 3.3); `@tracing.tr
 bookkeeping, no aggregation); `@tracing.trace` (the aggregate folded). Spans go to a processor that keeps nothing.
 
     python benchmarks/bench_stream_layers.py [--chunks 1000] [--number 30] [--rounds 15]
+    python benchmarks/bench_stream_layers.py --instructions [--kinds events] [--only "@trace"]
+
+`--instructions` counts the CPU instructions each layer executes per chunk under valgrind's callgrind instead of
+timing it: every variant runs in its own process twice, with a warm-up stream alone and with `--number` streams
+more, and the difference is divided by their chunks. Unlike a time, the count repeats to a fraction of a percent whatever else the
+machine is doing (about a minute a variant; two run at once).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextvars
+import os
+import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +101,80 @@ def variants(source: Callable[[int], Iterator[Any]], chunks: int) -> dict[str, C
     }
 
 
+KINDS: dict[str, tuple[str, Callable[[int], Iterator[Any]]]] = {
+    "text": ("text chunks", texts),
+    "events": ("Responses text-delta events", events),
+}
+FLOOR = "floor's layer (for loop, chunks kept)"
+
+
+def _run_streams(kind: str, variant: str, chunks: int, number: int) -> None:
+    """Consume one stream of one variant (what runs once: imports, the interpreter's warm-up), then `number` more
+    (the process callgrind counts)."""
+    run = variants(KINDS[kind][1], chunks)[variant]
+    for _ in range(1 + number):
+        run()
+
+
+def _instructions(kind: str, variant: str, chunks: int, number: int) -> float:
+    """Instructions per chunk of one variant: the callgrind count with `number` streams more than the warm-up stream,
+    less the count with the warm-up stream alone."""
+    counts = []
+    for streams in (0, number):
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+                   "--child", kind, variant, "--chunks", str(chunks), "--number", str(streams)]
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        found = re.search(r"Collected : (\d+)", completed.stderr)
+        if completed.returncode != 0 or found is None:
+            raise RuntimeError(f"callgrind failed on {variant!r} ({kind}): {completed.stderr[-2000:]}")
+        counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / (number * chunks)
+
+
+def _count_all(kinds: list[str], only: list[str], chunks: int, number: int) -> None:
+    """Print instructions per chunk of every chosen variant, and its ratio to the floor's layer."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    names = [name for name in variants(texts, chunks) if name == FLOOR or not only or any(o in name for o in only)]
+    jobs = [(kind, name) for kind in kinds for name in names]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job, chunks, number), jobs)))
+    print(f"machine: {machine()}; {chunks} chunks a stream, {number} streams; valgrind callgrind instruction counts")
+    for kind in kinds:
+        floor = counts[(kind, FLOOR)]
+        print(f"\n{KINDS[kind][0]}: instructions per chunk, ratio to the floor's layer")
+        for name in names:
+            print(f"  {name:<44}{counts[(kind, name)]:>8.0f}{counts[(kind, name)] / floor:>8.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the time per chunk of every layer, for text chunks and for Responses events."""
+    """Print the time (or, with --instructions, the instructions) per chunk of every layer, for text chunks and for
+    Responses events."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=1000, help="chunks per stream")
-    parser.add_argument("--number", type=int, default=30, help="streams per timing")
+    parser.add_argument("--number", type=int, default=30, help="streams per timing (or per count)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
+    parser.add_argument("--kinds", default="text,events", help="with --instructions: text, events or both")
+    parser.add_argument("--only", action="append", default=[],
+                        help="with --instructions: count only the variants whose name holds this (repeatable)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tracing.configure(service_name="bench-stream-layers", exporters=[SpanProcessor()])
+    if args.child:
+        _run_streams(args.child[0], args.child[1], args.chunks, args.number)
+        return 0
+    if args.instructions:
+        kinds = [kind.strip() for kind in args.kinds.split(",")]
+        unknown = [kind for kind in kinds if kind not in KINDS]
+        if unknown:
+            parser.error(f"--kinds: unknown {', '.join(unknown)} (choose from {', '.join(KINDS)})")
+        _count_all(kinds, args.only, args.chunks, args.number)
+        return 0
     print(f"machine: {machine()}; {args.chunks} chunks a stream, median of {args.rounds} interleaved rounds")
-    for title, source in (("text chunks", texts), ("Responses text-delta events", events)):
+    for title, source in KINDS.values():
         results = interleaved(variants(source, args.chunks), number=args.number, rounds=args.rounds)
-        floor = results["floor's layer (for loop, chunks kept)"]
+        floor = results[FLOOR]
         print(f"\n{title}: ns per chunk, ratio to the floor's layer")
         for name, seconds in results.items():
             print(f"  {name:<44}{seconds / args.chunks * 1e9:>8.0f} ns{seconds / floor:>8.2f}x")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,3 +36,14 @@ def test_bench_stream_layers_prints_every_layer_for_both_kinds_of_chunk() -> Non
     out = _run("bench_stream_layers.py", "--chunks", "20", "--number", "2", "--rounds", "1")
     assert "text chunks: ns per chunk" in out and "Responses text-delta events: ns per chunk" in out
     assert out.count("layer driven by send in a context") == 2 and out.count("@trace ") == 2
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="counting instructions needs valgrind")
+def test_bench_stream_layers_counts_instructions_per_chunk_under_callgrind() -> None:
+    out = _run("bench_stream_layers.py", "--instructions", "--kinds", "events", "--only", "capture_outputs=False",
+               "--chunks", "200", "--number", "2")
+    rows = dict(re.findall(r"^  (floor's layer \(for loop, chunks kept\)|@trace, capture_outputs=False)\s+(\d+)\s",
+                           out, re.MULTILINE))
+    assert "Responses text-delta events: instructions per chunk" in out and "text chunks" not in out
+    floor, traced = int(rows["floor's layer (for loop, chunks kept)"]), int(rows["@trace, capture_outputs=False"])
+    assert 0 < floor < traced  # a traced stream executes more than the floor's loop, never a negative count
