@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,9 @@ def test_the_demo_runs_from_a_non_editable_install(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     assert (target / "exporters" / "demo" / "data" / "ground_truth.jsonl").is_file()
     assert (target / "tracing" / "py.typed").is_file() and (target / "exporters" / "py.typed").is_file()
+    assert (target / "tracing" / "_speedups.pyi").is_file()
+    if shutil.which("cc") or shutil.which("gcc"):  # the compiled fold is built where it can be
+        assert list((target / "tracing").glob("_speedups*.so")), sorted(p.name for p in (target / "tracing").iterdir())
     work = tmp_path / "empty"
     work.mkdir()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AGENT_TRACING_", "OTEL_"))}

@@ -156,6 +156,29 @@ def _write(slot: Any, parts: list[str]) -> None:
     parts.clear()
 
 
+def _python_text_run(events: list[Any], delta_type: str) -> tuple[Any, str] | None:
+    """(item_id, the deltas joined) for a batch made only of plain text deltas of one item: exact dicts of exactly
+    "type" (equal to `delta_type`), "item_id" (equal to the first one's) and a str "delta"; else None."""
+    first = events[0] if events else None
+    if type(first) is not dict:
+        return None
+    item_id = first.get("item_id")
+    try:  # one comprehension: about a quarter fewer instructions an event than a loop of checks
+        deltas = [event["delta"] for event in events if type(event) is dict and len(event) == 3
+                  and event["type"] == delta_type and event["item_id"] == item_id]
+        if len(deltas) != len(events):
+            return None
+        return item_id, "".join(deltas)  # a delta not a str: TypeError
+    except (KeyError, TypeError):
+        return None
+
+
+try:  # the same checks compiled (tracing/_speedups.c, built when the package is installed with a C compiler)
+    from tracing._speedups import text_run as _text_run
+except ImportError:  # pragma: no cover - a machine without a compiler
+    _text_run = _python_text_run
+
+
 class _ResponsesAggregate:
     """Folds Responses stream events into output items, custom outputs and the first error."""
 
@@ -243,18 +266,10 @@ class _ResponsesAggregate:
     def _add_text_run(self, events: list[Any]) -> bool:
         """Fold a batch made only of plain text deltas of one item (dicts of type, item_id and a str delta, as
         `create_text_delta` makes them: the common batch) at once; False, folding nothing, for any other batch."""
-        first = events[0]
-        if type(first) is not dict:
+        run = _text_run(events, _TEXT_DELTA)
+        if run is None:
             return False
-        item_id = first.get("item_id")
-        try:  # one comprehension: about a quarter fewer instructions an event than a loop of checks
-            deltas = [event["delta"] for event in events if type(event) is dict and len(event) == 3
-                      and event["type"] == _TEXT_DELTA and event["item_id"] == item_id]
-            if len(deltas) != len(events):
-                return False
-            text = "".join(deltas)  # a delta not a str: TypeError
-        except (KeyError, TypeError):
-            return False
+        item_id, text = run
         slot = self.open.get(item_id) or self._open_slot(item_id, None)
         (slot.buffer or slot.start("text")).write(text)
         return True

@@ -1,0 +1,7 @@
+"""The one compiled module (everything else is in pyproject.toml): the stream fold's per-event checks,
+tracing/_speedups.c. Optional: without a C compiler the package installs all the same and tracing._stream uses the
+Python version of those checks (setuptools' ext-modules in pyproject.toml is still experimental)."""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("tracing._speedups", sources=["tracing/_speedups.c"], optional=True)])

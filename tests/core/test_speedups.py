@@ -1,0 +1,146 @@
+"""The compiled stream fold (tracing/_speedups.c, issue 15): built where there is a C compiler, the same answers as
+the Python version on any batch, safe against events whose __eq__ changes them, and optional: without a compiler the
+package builds all the same and folds in Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.core.test_stream_fold import _BATCH, _one_by_one
+from tracing import _stream
+from tracing._stream import _TEXT_DELTA, _python_text_run
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_COMPILER = shutil.which("cc") or shutil.which("gcc")
+
+
+def _compiled() -> Any:
+    """The compiled checks (the test is skipped where they could not be built)."""
+    return pytest.importorskip("tracing._speedups").text_run
+
+
+def test_the_fold_is_compiled_where_there_is_a_compiler() -> None:
+    if not _COMPILER:
+        pytest.skip("no C compiler: the Python fold is the one used")
+    assert _stream._text_run is _compiled(), "tracing/_speedups.c was not built: reinstall the package (make)"
+
+
+def _unshared(batch: list[Any]) -> list[Any]:
+    """The batch through JSON: the same events with keys that are not the interned strings of a dict display."""
+    return json.loads(json.dumps(batch, default=repr))
+
+
+@settings(max_examples=600, deadline=None)
+@given(_BATCH, st.booleans())
+def test_the_compiled_checks_answer_as_the_python_ones(batch: list[Any], through_json: bool) -> None:
+    if through_json:
+        batch = _unshared(batch)
+    assert _compiled()(batch, _TEXT_DELTA) == _python_text_run(batch, _TEXT_DELTA)
+
+
+def test_a_plain_batch_is_joined_and_anything_else_is_not() -> None:
+    text_run = _compiled()
+    plain = [{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": word} for word in ("a", "b", "c")]
+    assert text_run(plain, _TEXT_DELTA) == ("msg_1", "abc")
+    assert text_run(_unshared(plain), _TEXT_DELTA) == ("msg_1", "abc")
+    assert text_run([], _TEXT_DELTA) is None
+    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_2", "delta": "d"}], _TEXT_DELTA) is None
+    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": 4}], _TEXT_DELTA) is None
+    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_1"}], _TEXT_DELTA) is None
+    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "d", "k": 1}], _TEXT_DELTA) is None
+    with pytest.raises(TypeError):
+        text_run(tuple(plain), _TEXT_DELTA)
+
+
+class _Spoiler:
+    """An item id whose __eq__ empties every event of its batch and the batch itself, then answers `answer` (or
+    raises it)."""
+
+    def __init__(self, batch: list[Any], answer: Any) -> None:
+        self.batch = batch
+        self.answer = answer
+
+    def __eq__(self, other: object) -> bool:
+        for event in self.batch:
+            event.clear()
+        self.batch.clear()
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return bool(self.answer)
+
+    __hash__ = object.__hash__
+
+
+def _spoilt_batch(answer: Any) -> list[Any]:
+    batch: list[Any] = []
+    batch.extend({"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "d" * 100} for _ in range(8))
+    batch[3]["item_id"] = _Spoiler(batch, answer)
+    return batch
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_an_eq_that_empties_the_events_and_the_batch_neither_crashes_nor_folds_freed_text(answer: bool) -> None:
+    assert _compiled()(_spoilt_batch(answer), _TEXT_DELTA) is None  # the events after it are no deltas any more
+
+
+def test_errors_from_an_eq_are_raised_as_python_raises_them_and_key_or_type_errors_give_none() -> None:
+    text_run = _compiled()
+    first = {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}
+    assert text_run([first, {"type": _TEXT_DELTA, "item_id": _Spoiler([], TypeError("no")), "delta": "b"}],
+                    _TEXT_DELTA) is None
+    assert _python_text_run([first, {"type": _TEXT_DELTA, "item_id": _Spoiler([], TypeError("no")), "delta": "b"}],
+                            _TEXT_DELTA) is None
+    for run in (text_run, _python_text_run):
+        with pytest.raises(ValueError, match="mine"):
+            run([dict(first), {"type": _TEXT_DELTA, "item_id": _Spoiler([], ValueError("mine")), "delta": "b"}],
+                _TEXT_DELTA)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_BATCH, max_size=4))
+def test_the_python_fold_gives_the_aggregate_of_folding_events_one_by_one(batches: list[list[Any]]) -> None:
+    first = {"type": "response.created"}
+    aggregator = _stream.StreamAggregator()
+    aggregator.add(first)
+    compiled = _stream._text_run
+    _stream._text_run = _python_text_run
+    try:
+        for batch in batches:
+            aggregator.add_many(list(batch))
+    finally:
+        _stream._text_run = compiled
+    assert repr(aggregator.result()) == repr(_one_by_one(first, batches))
+
+
+def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Path) -> None:
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    for package in ("tracing", "exporters"):
+        shutil.copytree(REPO_ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    env = {**os.environ, "CC": "/bin/false", "LDSHARED": "/bin/false"}
+    built = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert not list((tmp_path / "tracing").glob("*.so"))
+    folded = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.meta_path[:] = [finder for finder in sys.meta_path "  # the copy, not
+         "if '__editable__' not in getattr(finder, '__module__', '')]; "  # an editable install's mapping
+         "from tracing import _stream; print(_stream.__file__); "
+         "assert _stream._text_run is _stream._python_text_run; "
+         "print(_stream.aggregate_stream([{'type': 'response.output_text.delta', 'item_id': 'm', 'delta': d} "
+         "for d in 'abc']))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert folded.returncode == 0, folded.stderr
+    assert folded.stdout.startswith(str(tmp_path)), folded.stdout  # this copy, not the installed package
+    assert "'text': 'abc'" in folded.stdout
