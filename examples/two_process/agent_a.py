@@ -79,9 +79,19 @@ def main(argv: list[str] | None = None) -> None:
         print(PlannerAgent(researcher).predict(request).output_text)
     finally:
         if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_agent_b(process)
         tracing.shutdown()
+
+
+def stop_agent_b(process: subprocess.Popen[str]) -> None:
+    """Stop agent B (SIGTERM: it flushes its spans); kill it, and say so, if it has not stopped within 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()  # else it outlives this process, holding the stderr it inherited
+        process.wait()
+        raise RuntimeError("agent B did not stop within 30 s of SIGTERM; killed it") from None
 
 
 if __name__ == "__main__":
