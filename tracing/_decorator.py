@@ -252,22 +252,22 @@ class _Stream:
 
     def _fold(self) -> None:
         chunks = self.chunks
-        if self.aggregator is not None:  # made by an earlier fold: the span records this stream's output
-            self.aggregator.add_many(chunks)
-            self.folded += len(chunks)
-            chunks.clear()
-            return
-        span = self.span
-        if span is None or not span.is_recording() or not self.plan.spec.capture_outputs:
-            self.folded += len(chunks)
-            chunks.clear()
-        elif self.plan.spec.output_reducer is None:
-            if self.aggregator is None:
+        aggregator = self.aggregator
+        if aggregator is None:  # the first fold decides: aggregate, drop (nothing recorded), or keep for the reducer
+            span = self.span
+            if span is not None and span.is_recording() and self.plan.spec.capture_outputs:
+                if self.plan.spec.output_reducer is not None:
+                    return
                 summarise = None if self.plan.documents else _summary
-                self.aggregator = StreamAggregator(summarise, _state.settings.max_attribute_length * 3 // 4)
-            self.aggregator.add_many(chunks)
-            self.folded += len(chunks)
-            chunks.clear()
+                aggregator = self.aggregator = StreamAggregator(summarise,
+                                                                _state.settings.max_attribute_length * 3 // 4)
+            else:
+                self.folded += len(chunks)
+                chunks.clear()
+                return
+        aggregator.add_many(chunks)
+        self.folded += len(chunks)
+        chunks.clear()
 
     def output(self) -> Any:
         """The aggregate of everything streamed so far."""

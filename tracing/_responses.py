@@ -8,6 +8,7 @@ fields that are None (what MLflow's ``model_dump(exclude_none=True)`` sends).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import types
 import typing
@@ -221,7 +222,7 @@ def _plain(value: Any, models: frozenset[type] = _NONE) -> Any:
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is float:
-        return value if value == value and value not in _INFINITIES else _NOT_PLAIN  # pydantic writes them null
+        return value if math.isfinite(value) else _NOT_PLAIN  # pydantic writes NaN and infinities as null
     if kind is list:
         items = []
         for item in value:
@@ -255,8 +256,6 @@ def _plain(value: Any, models: frozenset[type] = _NONE) -> Any:
         dumped[key] = item
     return dumped
 
-
-_INFINITIES = (float("inf"), float("-inf"))
 
 
 def create_text_delta(delta: str, item_id: str) -> dict[str, Any]:

@@ -232,10 +232,6 @@ class _ResponsesAggregate:
         """Fold events in order, runs of text deltas of one item joined at once; foreign chunks go to ``other``."""
         if events and self._add_text_run(events):
             return
-        self._add_each(events, other)
-
-    def _add_each(self, events: list[Any], other: Callable[[Any], None]) -> None:
-        """Fold events in order, a run of text deltas of one item joined once it ends."""
         run_id: Any = _NOT_PYDANTIC
         run_slot: _ItemSlot | None = None
         parts: list[str] = []
@@ -476,12 +472,9 @@ class StreamAggregator:
 
     def add_many(self, chunks: list[Any]) -> None:
         """Fold a batch of chunks; a batch of strings is joined in one step."""
-        fold = self._fold
-        if type(fold) is _ResponsesAggregate and chunks:
-            if not fold._add_text_run(chunks):
-                fold._add_each(chunks, self._keep_other)
+        if not chunks:
             return
-        if chunks and self._mode in ("", "text") and type(chunks[0]) is str:
+        if self._mode in ("", "text") and type(chunks[0]) is str:
             try:
                 joined = "".join(chunks)
             except TypeError:
@@ -489,11 +482,11 @@ class StreamAggregator:
             else:
                 self.add(joined)
                 return
-        if chunks and not self._mode:
+        if not self._mode:
             self._start(chunks[0])
             chunks = chunks[1:]
         fold = self._fold
-        if isinstance(fold, _ResponsesAggregate):
+        if type(fold) is _ResponsesAggregate:
             fold.add_many(chunks, self._keep_other)
             return
         for chunk in chunks:
