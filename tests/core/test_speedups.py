@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.trace import StatusCode
 
+import tracing
+from tests.capture import attrs
 from tests.core.test_stream_fold import _BATCH, _one_by_one
 from tracing import _stream
 from tracing._stream import _TEXT_DELTA, _python_text_run
@@ -144,3 +147,20 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
     assert folded.returncode == 0, folded.stderr
     assert folded.stdout.startswith(str(tmp_path)), folded.stdout  # this copy, not the installed package
     assert "'text': 'abc'" in folded.stdout
+
+
+@pytest.mark.provokes_failures("recording a chunk", "ending a stream span")
+def test_a_stream_whose_event_eq_raises_still_streams_every_event_and_counts_the_failure(spans: Any) -> None:
+    events = [{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": f"w{i} "} for i in range(40)]
+    events[20]["item_id"] = _Spoiler([], ValueError("eq on fire"))  # raised by the compiled and the Python checks
+
+    @tracing.trace(name="hostile_stream")
+    def stream() -> Any:
+        yield from events
+
+    assert list(stream()) == events
+    span = spans.one("hostile_stream")
+    assert span.status.status_code is StatusCode.OK
+    assert attrs(span)["agent_tracing.stream.chunks"] == 40
+    counts = tracing.error_counts()
+    assert counts["recording a chunk"] >= 1 and counts["ending a stream span"] == 1
