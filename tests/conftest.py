@@ -49,6 +49,19 @@ def _no_failed_detach(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert not detached, f"OpenTelemetry logged 'Failed to detach context' {len(detached)} times"
 
 
+@pytest.fixture(params=["compiled loop", "Python loop"])
+def relay_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with a traced generator's steps in the compiled loop (tracing/_speedups.c) and in the Python
+    loop used where it was not built."""
+    from tracing import _decorator
+
+    if request.param == "Python loop":
+        monkeypatch.setattr(_decorator, "_Relay", None)
+    elif _decorator._Relay is None:
+        pytest.skip("tracing/_speedups.c was not built (no C compiler)")
+    return str(request.param)
+
+
 @pytest.fixture
 def spans() -> Iterator[CapturedSpans]:
     """tracing configured into a real SDK in-memory exporter (`spans.configure(**settings)` to change settings); shut down afterwards."""

@@ -26,6 +26,15 @@ from tracing._stream import StreamAggregator, aggregate_stream, is_chat_chunk, i
 from tracing._tools import tool_spec
 from tracing.keys import SpanType
 
+_Relay: type[_speedups.Relay] | None
+"""A traced generator's per-chunk loop compiled (tracing/_speedups.c); None: _traced_generator's loop in Python."""
+try:
+    import tracing._speedups as _speedups
+except ImportError:  # pragma: no cover - built wherever the package was installed with a C compiler
+    _Relay = None
+else:
+    _Relay = _speedups.Relay
+
 F = TypeVar("F", bound=Callable[..., Any])
 _state = _runtime.state
 _attach = otel_context.attach
@@ -347,6 +356,9 @@ def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bo
                       args: tuple[Any, ...], kwargs: dict[str, Any], stream: _Stream | None = None) -> Any:
     if stream is None:
         stream = _open_stream(plan, ctx, bound, args, kwargs)
+    if _Relay is not None:
+        return (yield from _Relay(ctx, gen, stream))
+    # the same loop in Python, where the compiled module was not built
     append = stream.chunks.append
     run = ctx.run
     send = gen.send

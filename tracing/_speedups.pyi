@@ -1,6 +1,19 @@
-"""The compiled part of the stream fold (tracing/_speedups.c); optional, see tracing._stream._python_text_run."""
+"""The compiled parts of a traced stream (tracing/_speedups.c); optional, see tracing._stream._python_text_run and
+tracing._decorator._traced_generator."""
 
+from collections.abc import Generator
+from contextvars import Context
 from typing import Any
 
 def text_run(events: list[Any], delta_type: str, /) -> tuple[Any, str] | None:
     """(item_id, the deltas joined) for a list of plain text deltas of one item, else None."""
+
+class Relay:
+    """The steps of a traced generator, each run in `ctx` and recorded in `stream` (see tracing._decorator)."""
+
+    def __init__(self, ctx: Context, gen: Generator[Any, Any, Any], stream: Any, /) -> None: ...
+    def __iter__(self) -> Relay: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any, /) -> Any: ...
+    def throw(self, exc: BaseException | type[BaseException], /, *args: Any) -> Any: ...
+    def close(self) -> None: ...

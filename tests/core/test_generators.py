@@ -13,6 +13,8 @@ from opentelemetry.trace import StatusCode
 import tracing
 from tests.capture import attrs, output
 
+pytestmark = pytest.mark.usefixtures("relay_loop")  # the compiled and the Python loop
+
 
 def _current_span_id() -> int:
     return otel_trace.get_current_span().get_span_context().span_id

@@ -8,9 +8,13 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import pytest
+
 import tracing
 from tests.capture import CapturedSpans, attrs, output
 from tracing import keys
+
+pytestmark = pytest.mark.usefixtures("relay_loop")  # the compiled and the Python loop
 
 
 def passthrough(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -142,11 +142,14 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
          "from tracing import _stream; print(_stream.__file__); "
          "assert _stream._text_run is _stream._python_text_run; "
          "print(_stream.aggregate_stream([{'type': 'response.output_text.delta', 'item_id': 'm', 'delta': d} "
-         "for d in 'abc']))"],
+         "for d in 'abc'])); "
+         "import tracing; from tracing import _decorator; assert _decorator._Relay is None; "
+         "print(list(tracing.trace(lambda n: (yield from range(n)))(3)))"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
     assert folded.returncode == 0, folded.stderr
     assert folded.stdout.startswith(str(tmp_path)), folded.stdout  # this copy, not the installed package
     assert "'text': 'abc'" in folded.stdout
+    assert "[0, 1, 2]" in folded.stdout  # a traced generator streams through the Python loop
 
 
 @pytest.mark.provokes_failures("recording a chunk", "ending a stream span")
