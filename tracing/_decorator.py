@@ -22,7 +22,7 @@ from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
 from tracing._recorder import span_name, span_type_name
 from tracing._serialize import RawJSON
-from tracing._stream import StreamAggregator, aggregate_stream, is_chat_chunk, is_responses_event
+from tracing._stream import StreamAggregator, TextBuffer, aggregate_stream, is_chat_chunk, is_responses_event
 from tracing._tools import tool_spec
 from tracing.keys import SpanType
 
@@ -216,7 +216,7 @@ class _Stream:
     """What a traced stream records while it runs: chunks folded into the aggregate every FOLD_EVERY."""
 
     __slots__ = ("plan", "span", "inputs", "chunks", "folded", "aggregator", "started", "first_ms", "events_left",
-                 "fold_every", "__weakref__")
+                 "fold_every", "text_item", "text", "text_parts", "__weakref__")
 
     def __init__(self, plan: _Plan, span: Any, inputs: Any) -> None:
         self.plan = plan
@@ -229,6 +229,12 @@ class _Stream:
         self.first_ms: float | None = None
         self.events_left = _state.settings.stream_chunk_events if span is not None and span.is_recording() else 0
         self.fold_every = FOLD_EVERY
+        # Set after a fold whose last event was a text delta of an open item: the compiled loop then appends the
+        # deltas of that item that follow (exact dicts of exactly type, item_id and a str delta) to text_parts
+        # instead of chunks, while chunks is empty; they are joined into that item's text before anything else.
+        self.text_item: str | None = None
+        self.text: TextBuffer | None = None
+        self.text_parts: list[str] | None = None
         if span is not None:
             _open_streams[id(self)] = weakref.ref(self)
 
@@ -253,11 +259,20 @@ class _Stream:
                 self.events_left -= 1
                 _state.recorder.add_chunk_event(self.span, self.folded + len(chunks) - 1, chunks[-1])
                 return 1 if self.events_left > 0 else self.fold_every
+            if self.text_parts:  # set aside before any chunk waiting now
+                self._join_text()
             if len(chunks) >= self.fold_every:
                 self._fold()
         except Exception as exc:  # noqa: BLE001
             report("recording a chunk", exc)
         return self.fold_every
+
+    def _join_text(self) -> None:
+        """Join the text deltas the compiled loop set aside into their item's text."""
+        parts = self.text_parts
+        self.text.write("".join(parts))  # type: ignore[union-attr,arg-type]  # set with text_parts
+        self.folded += len(parts)  # type: ignore[arg-type]
+        parts.clear()  # type: ignore[union-attr]
 
     def _fold(self) -> None:
         chunks = self.chunks
@@ -276,12 +291,19 @@ class _Stream:
                 return
         aggregator.add_many(chunks)
         self.folded += len(chunks)
+        if chunks and _Relay is not None:
+            target = aggregator.open_text(chunks[-1])
+            self.text_item, self.text = target if target is not None else (None, None)
+            if target is not None and self.text_parts is None:
+                self.text_parts = []
         chunks.clear()
 
     def output(self) -> Any:
         """The aggregate of everything streamed so far."""
         if self.aggregator is None:
             return self.plan.reduce(self.chunks)
+        if self.text_parts:
+            self._join_text()
         self.aggregator.add_many(self.chunks)
         self.chunks.clear()
         return self.aggregator.result()
@@ -298,7 +320,7 @@ class _Stream:
                 plan = self.plan
                 cancelled = cancelled or _is_cancellation(error)
                 failed = error is not None and not cancelled
-                count = self.folded + len(self.chunks)
+                count = self.folded + len(self.chunks) + len(self.text_parts or ())
                 recorder = _state.recorder
                 recorder.set_stream_end(span, count, self.first_ms, cancelled, failed)
                 if plan.spec.capture_outputs and count:

@@ -92,7 +92,7 @@ def is_chat_chunk(chunk: Any) -> bool:
     return _is_chat_chunk(chunk)
 
 
-class _Text:
+class TextBuffer:
     """Text written in pieces, as io.StringIO's write/getvalue, holding few pieces: each is merged into the one before
     once that is no longer twice as long, so a stream's text costs about its size (StringIO keeps every piece written,
     49 bytes of overhead each) and each character is copied O(log n) times."""
@@ -124,12 +124,12 @@ class _ItemSlot:
         self.index = index
         self.item_id = item_id
         self.skeleton = skeleton
-        self.buffer: _Text | None = None
+        self.buffer: TextBuffer | None = None
         self.kind = "arguments" if get_field(skeleton, "type") == "function_call" else "text"
 
-    def start(self, kind: str) -> _Text:
+    def start(self, kind: str) -> TextBuffer:
         """Start streaming text (``text``) or function arguments (``arguments``) into this item."""
-        self.buffer = _Text()
+        self.buffer = TextBuffer()
         self.kind = kind
         return self.buffer
 
@@ -270,6 +270,20 @@ class _ResponsesAggregate:
         (slot.buffer or slot.start("text")).write(text)
         return True
 
+    def open_text(self, event: Any) -> tuple[str, TextBuffer] | None:
+        """(item id, text) of the open item that a plain text delta of the same item as `event` (the last event
+        folded) would append to, so that the deltas which follow can be joined into it directly; else None."""
+        try:
+            if type(event) is not dict or type(kind := event.get("type")) is not str or kind != _TEXT_DELTA:
+                return None
+            item_id = event.get("item_id")
+        except Exception:  # noqa: BLE001 - a key whose __eq__ raises: no shortcut for this stream
+            return None
+        if type(item_id) is not str:
+            return None
+        slot = self.open.get(item_id)
+        return None if slot is None or slot.buffer is None else (item_id, slot.buffer)
+
     def _open_slot(self, item_id: Any, skeleton: Any) -> _ItemSlot:
         """A new slot for an item being streamed, at the end of the output."""
         slot = self.open[item_id] = _ItemSlot(len(self.slots), item_id, skeleton)
@@ -304,7 +318,7 @@ class _ToolCall:
         self.id: Any = None
         self.type: Any = None
         self.name: Any = None
-        self.arguments = _Text()
+        self.arguments = TextBuffer()
 
     def add(self, fragment: Any) -> None:
         """Fold one fragment: ids, types and names are kept, arguments appended."""
@@ -332,7 +346,7 @@ class _Choice:
 
     def __init__(self) -> None:
         self.role: Any = None
-        self.content = _Text()
+        self.content = TextBuffer()
         self.tool_calls: dict[Any, _ToolCall] = {}
         self.finish_reason: Any = None
 
@@ -422,7 +436,7 @@ class StreamAggregator:
 
     def __init__(self, summarise: Summarise | None = None, room: int = 65536) -> None:
         self._mode = ""
-        self._text: _Text | None = None
+        self._text: TextBuffer | None = None
         self._items: list[Any] | None = None  # the listed chunks, made when the stream turns out to be a list
         self._fold: _ResponsesAggregate | _ChatAggregate | None = None
         self._other: list[Any] | None = None  # made with the first chunk that does not fit the stream's kind
@@ -492,10 +506,15 @@ class StreamAggregator:
         for chunk in chunks:
             self.add(chunk)
 
+    def open_text(self, event: Any) -> tuple[str, TextBuffer] | None:
+        """For a stream of Responses events: see _ResponsesAggregate.open_text."""
+        fold = self._fold
+        return fold.open_text(event) if type(fold) is _ResponsesAggregate else None
+
     def _start(self, chunk: Any) -> None:
         """Choose the mode from the first chunk and fold it."""
         if isinstance(chunk, str):
-            self._mode, self._text = "text", _Text()
+            self._mode, self._text = "text", TextBuffer()
         elif _is_responses_event(chunk):
             self._mode, self._fold = "responses", _ResponsesAggregate()
         elif _is_chat_chunk(chunk):

@@ -17,7 +17,9 @@ from opentelemetry.trace import StatusCode
 
 import tracing
 from tests.capture import CapturedSpans, attrs
+from tests.core.test_stream_fold import _event, _plain_run
 from tracing import _decorator
+from tracing._stream import _TEXT_DELTA
 
 
 class Boom(Exception):
@@ -283,3 +285,62 @@ def test_the_bodys_error_reaches_the_span_and_the_caller_with_its_traceback(span
     assert raised.traceback[-1].statement.lines[0].strip() == 'raise Other("broke here")  # the line both tracebacks show'
     (event,) = [event for event in spans.one("broken").events if event.name == "exception"]
     assert 'raise Other("broke here")' in str(event.attributes["exception.stacktrace"])
+
+
+class _Near(dict):  # type: ignore[type-arg]
+    """A delta as a dict subclass: folded by the Python fold, never set aside."""
+
+
+def _near(event: dict[str, Any]) -> dict[str, Any]:
+    return _Near(event)
+
+
+def _streamed(events: list[Any]) -> None:
+    """Consume a traced stream of these events, checking every one reaches the consumer."""
+
+    @tracing.trace(name="events")
+    def stream() -> Generator[Any, None, None]:
+        yield from events
+
+    consumed = list(stream())
+    assert len(consumed) == len(events) and all(a is b for a, b in zip(consumed, events))
+
+
+def _deltas(item_id: str, count: int, word: str = "w") -> list[dict[str, Any]]:
+    return [{"type": _TEXT_DELTA, "item_id": item_id, "delta": f"{word}{i} "} for i in range(count)]
+
+
+# The compiled loop sets deltas aside from the fold after the 17th event on (the first fold), when that fold's last
+# event was a plain delta of an open item: runs of plain deltas whose lengths straddle that point.
+_ALIGNED_RUN = st.builds(_deltas, st.sampled_from(["msg_1", "msg_2"]), st.sampled_from([1, 2, 15, 16, 17, 33]),
+                         st.sampled_from(["w", "v"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(runs=st.lists(st.one_of(_ALIGNED_RUN, _plain_run(), _event().map(lambda event: [event])), max_size=12),
+       chunk_events=st.sampled_from([0, 0, 3]))
+@example(runs=[_deltas("msg_1", 20)] * 3 + [[{"type": "response.output_item.done", "item": {"id": "msg_1",
+                                                                                             "type": "message"}}]]
+         + [_deltas("msg_1", 20, "v")] * 2, chunk_events=0)
+@example(runs=[_deltas("msg_1", 17), _deltas("msg_2", 5), _deltas("msg_1", 5, "v")], chunk_events=0)  # another item
+@example(runs=[_deltas("msg_1", 17), [{"type": "response.created", "item_id": "msg_1", "delta": "not text"}]],
+         chunk_events=0)  # another type
+@example(runs=[_deltas("msg_1", 20), [_near(_deltas("msg_1", 1, "X")[0])], _deltas("msg_1", 20, "v")],
+         chunk_events=0)  # a delta the compiled loop cannot take comes after some it set aside: they go first
+@example(runs=[_deltas("msg_1", 19), [_near(_deltas("msg_1", 1, "X")[0])]], chunk_events=0)  # the same at the end
+def test_text_deltas_set_aside_by_the_compiled_loop_give_the_python_loops_output(
+        spans: CapturedSpans, monkeypatch: pytest.MonkeyPatch, runs: list[list[Any]], chunk_events: int) -> None:
+    events = [event for run in runs for event in run]
+    spans.configure(config={"stream_chunk_events": chunk_events})
+    recorded = {}
+    for loop in ("compiled", "Python"):
+        with monkeypatch.context() as patch:
+            if loop == "Python":
+                patch.setattr(_decorator, "_Relay", None)
+            spans.clear()
+            _streamed(events)
+            span = spans.one("events")
+            recorded[loop] = (attrs(span).get("output.value"), attrs(span)["agent_tracing.stream.chunks"],
+                              [event.name for event in span.events], span.status.status_code)
+    assert recorded["compiled"] == recorded["Python"]
+    assert recorded["compiled"][1] == len(events)

@@ -166,4 +166,7 @@ def test_a_stream_whose_event_eq_raises_still_streams_every_event_and_counts_the
     assert span.status.status_code is StatusCode.OK
     assert attrs(span)["agent_tracing.stream.chunks"] == 40
     counts = tracing.error_counts()
-    assert counts["recording a chunk"] >= 1 and counts["ending a stream span"] == 1
+    # the batch holding it fails to fold while streaming or, once the deltas before it were set aside by the
+    # compiled loop, when the span ends; either way once per batch, counted, and the output is given up
+    assert counts["ending a stream span"] == 1
+    assert set(counts) <= {"recording a chunk", "ending a stream span"}
