@@ -299,6 +299,8 @@ static int
 leave(PyObject *ctx)
 {
     PyObject *type, *value, *tb;
+    if (!PyErr_Occurred()) /* the common case: a chunk */
+        return PyContext_Exit(ctx);
     PyErr_Fetch(&type, &value, &tb);
     if (PyContext_Exit(ctx) < 0) {
         Py_XDECREF(type);
