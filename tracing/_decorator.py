@@ -22,7 +22,7 @@ from tracing._context import EMPTY, scope, suppressed
 from tracing._errors import report
 from tracing._recorder import span_name, span_type_name
 from tracing._serialize import RawJSON
-from tracing._stream import StreamAggregator, TextBuffer, aggregate_stream, is_chat_chunk, is_responses_event
+from tracing._stream import TEXT_DELTA, StreamAggregator, TextBuffer, aggregate_stream, is_chat_chunk, is_responses_event
 from tracing._tools import tool_spec
 from tracing.keys import SpanType
 
@@ -379,7 +379,7 @@ def _traced_generator(plan: _Plan, gen: Any, ctx: contextvars.Context, bound: bo
     if stream is None:
         stream = _open_stream(plan, ctx, bound, args, kwargs)
     if _Relay is not None:
-        return (yield from _Relay(ctx, gen, stream))
+        return (yield from _Relay(ctx, gen, stream, TEXT_DELTA))
     # the same loop in Python, where the compiled module was not built
     append = stream.chunks.append
     run = ctx.run

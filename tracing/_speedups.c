@@ -1,4 +1,5 @@
-/* The per-event checks of folding a Responses stream, compiled (issue 15).
+/* The compiled parts of a traced stream (issue 15): Relay, its per-chunk loop (described where it is defined), and
+ * text_run, the per-event checks of folding a Responses stream.
  *
  * text_run(events, delta_type) answers what tracing._stream._python_text_run answers: for a list made only of plain
  * text deltas of one item (exact dicts of exactly the keys "type", "item_id" and "delta", the type equal to
@@ -16,7 +17,7 @@
 
 static PyObject *key_type, *key_item_id, *key_delta, *empty;
 static PyObject *str_step, *str_finish, *str_throw, *str_close, *str_send, *str_cancelled, *empty_tuple;
-static PyObject *str_text_item, *str_text_parts, *text_delta_type;
+static PyObject *str_text_item, *str_text_parts;
 
 /* 1 when equal (identity first, as dict lookups compare), 0 when not or when __eq__ raised KeyError or TypeError
  * (cleared), -1 on any other error. Both operands are held for the call: __eq__ may drop their last reference. */
@@ -162,20 +163,22 @@ done:
 }
 
 
-/* Relay(ctx, gen, stream): the per-chunk loop of tracing._decorator._traced_generator, compiled (issue 15).
+/* Relay(ctx, gen, stream, delta_type): the per-chunk loop of tracing._decorator._traced_generator, compiled.
  *
  * The traced generator stays a Python generator (`return (yield from Relay(...))`), so what a caller sees is still a
  * types.GeneratorType whose send, throw and close Python delegates here. Each step runs gen's step inside ctx (the
  * span is current only while the body runs, SPEC 3.3), appends the chunk to stream.chunks and, every stream.step()
- * chunks, calls stream.step(); on return, error or close it calls stream.finish as the Python loop
- * (_decorator._python_relay) does: finish() on return, finish(exc) on error, finish(cancelled=True) after a clean
- * close. After each stream.step(), stream.text_item may name an open Responses item: while no chunk waits in
- * stream.chunks, a plain text delta of that item (see plain_delta) then has only its delta appended to
- * stream.text_parts, which the next step joins into the item's text before folding anything else; the event itself
- * is not held (the Python loop never sets deltas aside, and the tests hold both to the same output).
- * Why compiled: the Python loop costs about 1,000 interpreter instructions a chunk over the floor's `for` loop,
- * half of what tracing adds to each chunk, and a held event 200 bytes for a few characters of text; no library runs
- * a generator's steps in a context.
+ * chunks, calls stream.step(). On return, error or close it calls stream.finish as the Python loop in
+ * _traced_generator does: finish() on return, finish(exc) on error, finish(cancelled=True) after a clean close.
+ *
+ * After each stream.step(), stream.text_item may name an open Responses item. While no chunk waits in stream.chunks,
+ * a plain text delta of that item (see plain_delta) then has only its delta appended to stream.text_parts, which the
+ * next step joins into the item's text before folding anything else; the event itself is not held. The Python loop
+ * never sets deltas aside; the tests hold both to the same output.
+ *
+ * Why compiled: the Python loop costs about 1,000 interpreter instructions a chunk over the floor's `for` loop, half
+ * of what tracing adds to each chunk, and a held event 200 bytes for a few characters of text; no library runs a
+ * generator's steps in a context.
  */
 typedef struct {
     PyObject_HEAD
@@ -184,6 +187,7 @@ typedef struct {
     PyObject *stream; /* the tracing._decorator._Stream recording it */
     PyObject *chunks; /* stream.chunks */
     PyObject *text_item, *text_parts; /* stream.text_item and stream.text_parts as the last step left them */
+    PyObject *delta_type; /* the type of a Responses text delta */
     Py_ssize_t left;  /* chunks until the next stream.step() */
     char running, done;
 } Relay;
@@ -193,9 +197,9 @@ static PyTypeObject RelayType;
 static PyObject *
 relay_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *ctx, *gen, *stream, *chunks;
+    PyObject *ctx, *gen, *stream, *delta_type, *chunks;
     Relay *self;
-    if (!PyArg_ParseTuple(args, "O!OO:Relay", &PyContext_Type, &ctx, &gen, &stream))
+    if (!PyArg_ParseTuple(args, "O!OOU:Relay", &PyContext_Type, &ctx, &gen, &stream, &delta_type))
         return NULL;
     chunks = PyObject_GetAttrString(stream, "chunks");
     if (chunks == NULL)
@@ -214,6 +218,7 @@ relay_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->gen = Py_NewRef(gen);
     self->stream = Py_NewRef(stream);
     self->chunks = chunks;
+    self->delta_type = Py_NewRef(delta_type);
     self->left = 1;
     return (PyObject *)self;
 }
@@ -227,6 +232,7 @@ relay_traverse(Relay *self, visitproc visit, void *arg)
     Py_VISIT(self->chunks);
     Py_VISIT(self->text_item);
     Py_VISIT(self->text_parts);
+    Py_VISIT(self->delta_type);
     return 0;
 }
 
@@ -239,6 +245,7 @@ relay_clear(Relay *self)
     Py_CLEAR(self->chunks);
     Py_CLEAR(self->text_item);
     Py_CLEAR(self->text_parts);
+    Py_CLEAR(self->delta_type);
     return 0;
 }
 
@@ -343,10 +350,10 @@ rearm(Relay *self)
 }
 
 /* The delta (a new reference) of a plain text delta of `item`: an exact dict of exactly the interned keys "type",
- * "item_id" and "delta", whose values are exact str, the type response.output_text.delta and the item_id item;
- * NULL, with no error set, for any other chunk. Only exact str are compared, so no Python code runs. */
+ * "item_id" and "delta", whose values are exact str, the type delta_type and the item_id item; NULL, with no error
+ * set, for any other chunk. Only exact str are compared, so no Python code runs. */
 static PyObject *
-plain_delta(PyObject *chunk, PyObject *item)
+plain_delta(PyObject *chunk, PyObject *item, PyObject *delta_type)
 {
     PyObject *type, *id, *delta;
     int plain;
@@ -354,7 +361,7 @@ plain_delta(PyObject *chunk, PyObject *item)
         return NULL;
     plain = PyUnicode_CheckExact(type) && PyUnicode_CheckExact(id) && PyUnicode_CheckExact(delta)
             && (id == item || PyUnicode_Compare(id, item) == 0)
-            && (type == text_delta_type || PyUnicode_Compare(type, text_delta_type) == 0);
+            && (type == delta_type || PyUnicode_Compare(type, delta_type) == 0);
     Py_DECREF(type);
     Py_DECREF(id);
     if (!plain)
@@ -412,7 +419,7 @@ relay_step(Relay *self, PyObject *arg, PyObject *throw_args)
         int kept;
         /* a plain text delta of the item stream.step() named, while no other chunk waits: its text set aside */
         if (self->text_item != NULL && PyList_GET_SIZE(self->chunks) == 0
-            && (delta = plain_delta(result, self->text_item)) != NULL) {
+            && (delta = plain_delta(result, self->text_item, self->delta_type)) != NULL) {
             kept = PyList_Append(self->text_parts, delta);
             Py_DECREF(delta);
         }
@@ -528,7 +535,8 @@ static PyTypeObject RelayType = {
     .tp_basicsize = sizeof(Relay),
     .tp_dealloc = (destructor)relay_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Relay(ctx, gen, stream): the traced generator's steps, each run in ctx and recorded in stream.",
+    .tp_doc = "Relay(ctx, gen, stream, delta_type): the traced generator's steps, each run in ctx and recorded in "
+              "stream; delta_type is the type of a Responses text delta.",
     .tp_traverse = (traverseproc)relay_traverse,
     .tp_clear = (inquiry)relay_clear,
     .tp_iter = PyObject_SelfIter,
@@ -544,7 +552,9 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "tracing._speedups", "The compiled parts of a traced stream: its per-chunk loop and its fold's per-event checks (optional).", -1, methods,
+    PyModuleDef_HEAD_INIT, "tracing._speedups",
+    "The compiled parts of a traced stream: its per-chunk loop and its fold's per-event checks (optional).", -1,
+    methods,
     NULL, NULL, NULL, NULL,
 };
 
@@ -565,10 +575,9 @@ PyInit__speedups(void)
     empty_tuple = PyTuple_New(0);
     str_text_item = PyUnicode_InternFromString("text_item");
     str_text_parts = PyUnicode_InternFromString("text_parts");
-    text_delta_type = PyUnicode_InternFromString("response.output_text.delta");
     if (key_type == NULL || key_item_id == NULL || key_delta == NULL || empty == NULL || str_step == NULL
         || str_finish == NULL || str_throw == NULL || str_close == NULL || str_send == NULL || str_cancelled == NULL
-        || empty_tuple == NULL || str_text_item == NULL || str_text_parts == NULL || text_delta_type == NULL
+        || empty_tuple == NULL || str_text_item == NULL || str_text_parts == NULL
         || PyType_Ready(&RelayType) < 0)
         return NULL;
     m = PyModule_Create(&module);

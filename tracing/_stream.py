@@ -16,7 +16,7 @@ from typing import Any
 
 from tracing._errors import report
 
-_TEXT_DELTA = "response.output_text.delta"
+TEXT_DELTA = "response.output_text.delta"
 _ARGUMENTS_DELTA = "response.function_call_arguments.delta"
 _ITEM_ADDED = "response.output_item.added"
 _ITEM_DONE = "response.output_item.done"
@@ -195,12 +195,12 @@ class _ResponsesAggregate:
         """Fold one event; False when it is not a Responses event."""
         fields = event if type(event) is dict else _view(event)
         kind = fields.get("type")
-        if kind == _TEXT_DELTA or kind == _ARGUMENTS_DELTA:
+        if kind == TEXT_DELTA or kind == _ARGUMENTS_DELTA:
             item_id = fields.get("item_id")
             slot = self.open.get(item_id) or self._open_slot(item_id, None)
             delta = fields.get("delta")
             if isinstance(delta, str):  # a str subclass as the plain str it holds, as a batch's join reads it
-                (slot.buffer or slot.start("text" if kind == _TEXT_DELTA else "arguments")).write(str.__str__(delta))
+                (slot.buffer or slot.start("text" if kind == TEXT_DELTA else "arguments")).write(str.__str__(delta))
         elif not isinstance(kind, str) or not (kind.startswith("response.") or kind == "error"):
             return False
         elif kind == _ITEM_ADDED:
@@ -237,7 +237,7 @@ class _ResponsesAggregate:
         parts: list[str] = []
         for event in events:
             fields = event if type(event) is dict else _view(event)
-            if fields.get("type") == _TEXT_DELTA and not fields.get("custom_outputs"):
+            if fields.get("type") == TEXT_DELTA and not fields.get("custom_outputs"):
                 item_id = fields.get("item_id")
                 if run_slot is None or item_id != run_id:
                     if parts:
@@ -262,7 +262,7 @@ class _ResponsesAggregate:
     def _add_text_run(self, events: list[Any]) -> bool:
         """Fold a batch made only of plain text deltas of one item (dicts of type, item_id and a str delta, as
         `create_text_delta` makes them: the common batch) at once; False, folding nothing, for any other batch."""
-        run = _text_run(events, _TEXT_DELTA)
+        run = _text_run(events, TEXT_DELTA)
         if run is None:
             return False
         item_id, text = run
@@ -274,7 +274,7 @@ class _ResponsesAggregate:
         """(item id, text) of the open item that a plain text delta of the same item as `event` (the last event
         folded) would append to, so that the deltas which follow can be joined into it directly; else None."""
         try:
-            if type(event) is not dict or type(kind := event.get("type")) is not str or kind != _TEXT_DELTA:
+            if type(event) is not dict or type(kind := event.get("type")) is not str or kind != TEXT_DELTA:
                 return None
             item_id = event.get("item_id")
         except Exception:  # noqa: BLE001 - a key whose __eq__ raises: no shortcut for this stream

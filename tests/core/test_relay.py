@@ -4,6 +4,7 @@ and end the span the same way; the compiled loop holds no chunk, frees itself an
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import inspect
 import weakref
@@ -19,7 +20,7 @@ import tracing
 from tests.capture import CapturedSpans, attrs
 from tests.core.test_stream_fold import _event, _plain_run
 from tracing import _decorator
-from tracing._stream import _TEXT_DELTA
+from tracing._stream import TEXT_DELTA
 
 
 class Boom(Exception):
@@ -264,11 +265,11 @@ def test_an_error_raised_while_ending_the_span_replaces_the_bodys_error_chained_
 def test_the_compiled_loop_checks_its_arguments() -> None:
     relay = pytest.importorskip("tracing._speedups").Relay
     with pytest.raises(TypeError, match="Context"):
-        relay(object(), iter([]), object())
+        relay(object(), iter([]), object(), TEXT_DELTA)
+    with pytest.raises(TypeError, match="str"):
+        relay(contextvars.copy_context(), iter([]), object(), b"not a str")
     with pytest.raises(AttributeError, match="chunks"):
-        import contextvars
-
-        relay(contextvars.copy_context(), iter([]), object())
+        relay(contextvars.copy_context(), iter([]), object(), TEXT_DELTA)
 
 
 @pytest.mark.usefixtures("relay_loop")
@@ -307,7 +308,7 @@ def _streamed(events: list[Any]) -> None:
 
 
 def _deltas(item_id: str, count: int, word: str = "w") -> list[dict[str, Any]]:
-    return [{"type": _TEXT_DELTA, "item_id": item_id, "delta": f"{word}{i} "} for i in range(count)]
+    return [{"type": TEXT_DELTA, "item_id": item_id, "delta": f"{word}{i} "} for i in range(count)]
 
 
 # The compiled loop sets deltas aside from the fold after the 17th event on (the first fold), when that fold's last

@@ -21,7 +21,7 @@ import tracing
 from tests.capture import attrs
 from tests.core.test_stream_fold import _BATCH, _one_by_one
 from tracing import _stream
-from tracing._stream import _TEXT_DELTA, _python_text_run
+from tracing._stream import TEXT_DELTA, _python_text_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _COMPILER = shutil.which("cc") or shutil.which("gcc")
@@ -48,21 +48,21 @@ def _unshared(batch: list[Any]) -> list[Any]:
 def test_the_compiled_checks_answer_as_the_python_ones(batch: list[Any], through_json: bool) -> None:
     if through_json:
         batch = _unshared(batch)
-    assert _compiled()(batch, _TEXT_DELTA) == _python_text_run(batch, _TEXT_DELTA)
+    assert _compiled()(batch, TEXT_DELTA) == _python_text_run(batch, TEXT_DELTA)
 
 
 def test_a_plain_batch_is_joined_and_anything_else_is_not() -> None:
     text_run = _compiled()
-    plain = [{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": word} for word in ("a", "b", "c")]
-    assert text_run(plain, _TEXT_DELTA) == ("msg_1", "abc")
-    assert text_run(_unshared(plain), _TEXT_DELTA) == ("msg_1", "abc")
-    assert text_run([], _TEXT_DELTA) is None
-    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_2", "delta": "d"}], _TEXT_DELTA) is None
-    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": 4}], _TEXT_DELTA) is None
-    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_1"}], _TEXT_DELTA) is None
-    assert text_run([*plain, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "d", "k": 1}], _TEXT_DELTA) is None
+    plain = [{"type": TEXT_DELTA, "item_id": "msg_1", "delta": word} for word in ("a", "b", "c")]
+    assert text_run(plain, TEXT_DELTA) == ("msg_1", "abc")
+    assert text_run(_unshared(plain), TEXT_DELTA) == ("msg_1", "abc")
+    assert text_run([], TEXT_DELTA) is None
+    assert text_run([*plain, {"type": TEXT_DELTA, "item_id": "msg_2", "delta": "d"}], TEXT_DELTA) is None
+    assert text_run([*plain, {"type": TEXT_DELTA, "item_id": "msg_1", "delta": 4}], TEXT_DELTA) is None
+    assert text_run([*plain, {"type": TEXT_DELTA, "item_id": "msg_1"}], TEXT_DELTA) is None
+    assert text_run([*plain, {"type": TEXT_DELTA, "item_id": "msg_1", "delta": "d", "k": 1}], TEXT_DELTA) is None
     with pytest.raises(TypeError):
-        text_run(tuple(plain), _TEXT_DELTA)
+        text_run(tuple(plain), TEXT_DELTA)
 
 
 class _Spoiler:
@@ -86,27 +86,27 @@ class _Spoiler:
 
 def _spoilt_batch(answer: Any) -> list[Any]:
     batch: list[Any] = []
-    batch.extend({"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "d" * 100} for _ in range(8))
+    batch.extend({"type": TEXT_DELTA, "item_id": "msg_1", "delta": "d" * 100} for _ in range(8))
     batch[3]["item_id"] = _Spoiler(batch, answer)
     return batch
 
 
 @pytest.mark.parametrize("answer", [True, False])
 def test_an_eq_that_empties_the_events_and_the_batch_neither_crashes_nor_folds_freed_text(answer: bool) -> None:
-    assert _compiled()(_spoilt_batch(answer), _TEXT_DELTA) is None  # the events after it are no deltas any more
+    assert _compiled()(_spoilt_batch(answer), TEXT_DELTA) is None  # the events after it are no deltas any more
 
 
 def test_errors_from_an_eq_are_raised_as_python_raises_them_and_key_or_type_errors_give_none() -> None:
     text_run = _compiled()
-    first = {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}
-    assert text_run([first, {"type": _TEXT_DELTA, "item_id": _Spoiler([], TypeError("no")), "delta": "b"}],
-                    _TEXT_DELTA) is None
-    assert _python_text_run([first, {"type": _TEXT_DELTA, "item_id": _Spoiler([], TypeError("no")), "delta": "b"}],
-                            _TEXT_DELTA) is None
+    first = {"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"}
+    assert text_run([first, {"type": TEXT_DELTA, "item_id": _Spoiler([], TypeError("no")), "delta": "b"}],
+                    TEXT_DELTA) is None
+    assert _python_text_run([first, {"type": TEXT_DELTA, "item_id": _Spoiler([], TypeError("no")), "delta": "b"}],
+                            TEXT_DELTA) is None
     for run in (text_run, _python_text_run):
         with pytest.raises(ValueError, match="mine"):
-            run([dict(first), {"type": _TEXT_DELTA, "item_id": _Spoiler([], ValueError("mine")), "delta": "b"}],
-                _TEXT_DELTA)
+            run([dict(first), {"type": TEXT_DELTA, "item_id": _Spoiler([], ValueError("mine")), "delta": "b"}],
+                TEXT_DELTA)
 
 
 @settings(max_examples=300, deadline=None)
@@ -154,7 +154,7 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
 
 @pytest.mark.provokes_failures("recording a chunk", "ending a stream span")
 def test_a_stream_whose_event_eq_raises_still_streams_every_event_and_counts_the_failure(spans: Any) -> None:
-    events = [{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": f"w{i} "} for i in range(40)]
+    events = [{"type": TEXT_DELTA, "item_id": "msg_1", "delta": f"w{i} "} for i in range(40)]
     events[20]["item_id"] = _Spoiler([], ValueError("eq on fire"))  # raised by the compiled and the Python checks
 
     @tracing.trace(name="hostile_stream")

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tracing._stream import _TEXT_DELTA, StreamAggregator, _ResponsesAggregate
+from tracing._stream import TEXT_DELTA, StreamAggregator, _ResponsesAggregate
 
 
 class Event(dict):  # type: ignore[type-arg]
@@ -23,7 +23,7 @@ class _Text(str):
 
 
 _IDS = st.sampled_from(["msg_1", "msg_2", 1, None])
-_TYPES = st.sampled_from([_TEXT_DELTA, _TEXT_DELTA, "response.function_call_arguments.delta",
+_TYPES = st.sampled_from([TEXT_DELTA, TEXT_DELTA, "response.function_call_arguments.delta",
                           "response.output_item.added", "response.output_item.done", "response.completed", "error",
                           "response.created", "not.a.response"])
 _DELTAS = st.one_of(st.text(max_size=5), st.text(max_size=5), st.integers(), st.none(), st.binary(max_size=3))
@@ -53,7 +53,7 @@ def _event(draw: Any) -> Any:
 def _plain_run(draw: Any) -> list[Any]:
     """A batch of plain text deltas of one item, one of them perhaps spoilt."""
     item_id = draw(_IDS)
-    batch: list[Any] = [{"type": _TEXT_DELTA, "item_id": item_id, "delta": delta}
+    batch: list[Any] = [{"type": TEXT_DELTA, "item_id": item_id, "delta": delta}
                         for delta in draw(st.lists(st.text(max_size=6), min_size=1, max_size=20))]
     if draw(st.booleans()):
         at = draw(st.integers(0, len(batch) - 1))
@@ -99,7 +99,7 @@ def _in_batches(first: Any, batches: list[list[Any]]) -> Any:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.sampled_from([{"type": "response.created"}, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"},
+@given(st.sampled_from([{"type": "response.created"}, {"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"},
                         {"type": "response.output_item.added", "item": {"id": "msg_2", "type": "function_call"}}]),
        st.lists(_BATCH, max_size=4))
 def test_events_folded_in_batches_give_the_aggregate_of_folding_them_one_by_one(first: Any,
@@ -109,17 +109,17 @@ def test_events_folded_in_batches_give_the_aggregate_of_folding_them_one_by_one(
 
 @settings(max_examples=300, deadline=None)
 @given(_BATCH.filter(bool))
-@example([{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}] * 3)
-@example([{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "b",
+@example([{"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"}] * 3)
+@example([{"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": TEXT_DELTA, "item_id": "msg_1", "delta": "b",
                                                                    "custom_outputs": {"k": 1}}])
-@example([{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": _TEXT_DELTA, "item_id": 1, "delta": "b"}])
-@example([{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": _TEXT_DELTA, "item_id": "msg_1", "delta": 5}])
-@example([{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": _Text("a")}])
-@example([Event({"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"})])
-@example([{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": _TEXT_DELTA, "item_id": "msg_1"}])
+@example([{"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": TEXT_DELTA, "item_id": 1, "delta": "b"}])
+@example([{"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": TEXT_DELTA, "item_id": "msg_1", "delta": 5}])
+@example([{"type": TEXT_DELTA, "item_id": "msg_1", "delta": _Text("a")}])
+@example([Event({"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"})])
+@example([{"type": TEXT_DELTA, "item_id": "msg_1", "delta": "a"}, {"type": TEXT_DELTA, "item_id": "msg_1"}])
 def test_the_batch_fold_takes_exactly_plain_text_deltas_of_one_item(batch: list[Any]) -> None:
     plain = all(type(event) is dict and set(event) == {"type", "item_id", "delta"}
-                and event["type"] == _TEXT_DELTA and event["item_id"] == batch[0].get("item_id")
+                and event["type"] == TEXT_DELTA and event["item_id"] == batch[0].get("item_id")
                 and isinstance(event["delta"], str) for event in batch)
     fold = _ResponsesAggregate()
     assert fold._add_text_run(batch) is plain
@@ -128,7 +128,7 @@ def test_the_batch_fold_takes_exactly_plain_text_deltas_of_one_item(batch: list[
 
 
 def test_a_str_subclass_delta_is_folded_as_its_text_one_by_one_and_in_a_batch() -> None:
-    events = [{"type": _TEXT_DELTA, "item_id": "msg_1", "delta": _Text(text)} for text in ("a", "b", "c")]
+    events = [{"type": TEXT_DELTA, "item_id": "msg_1", "delta": _Text(text)} for text in ("a", "b", "c")]
     expected = {"output": [{"id": "msg_1", "content": [{"text": "abc", "type": "output_text", "annotations": []}],
                             "role": "assistant", "type": "message"}]}
     assert _one_by_one(events[0], [events[1:]]) == expected
