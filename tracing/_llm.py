@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracing import keys
+from tracing._serialize import encode_string as _encode  # what the serializer writes strings with
 from tracing._stream import get_field
 
 Message = dict[str, Any]
@@ -416,7 +417,6 @@ def _read_usage(call: ModelCall, usage: Any) -> None:
 
 MESSAGE_KEYS = ("role", "parts", "finish_reason", "type", "content")
 """The keys `messages_json` writes (a recorder whose redaction hides one of them serializes messages in full)."""
-_encode = json.encoder.encode_basestring  # what the serializer writes strings with
 
 
 def messages_json(messages: list[Message], limit: int) -> str | None:

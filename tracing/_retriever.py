@@ -17,7 +17,6 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.util.types import AttributeValue
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tracing import keys
 from tracing._errors import report
 from tracing._mlflow import mlflow_retriever_schema, mlflow_retriever_schemas
-from tracing._serialize import Serializer
+from tracing._serialize import Serializer, encode_string
 
 if TYPE_CHECKING:
     from tracing._recorder import Recorder
@@ -36,7 +35,7 @@ DEFAULT_ATTRIBUTE_BUDGET = 96
 """Attributes a mapping may add when the caller does not say: the SDK's default limit of 128 less 32 for the rest."""
 
 _PER_DOCUMENT = 4
-_quote = encode_basestring
+_quote = encode_string
 _CONTENT_KEYS = ("page_content", "content", "text")
 _ID_KEYS = ("id", "doc_id", "document_id", "chunk_id", "node_id", "id_")
 _URI_KEYS = ("doc_uri", "uri", "url", "source")

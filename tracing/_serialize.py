@@ -284,7 +284,7 @@ class _Writer:
             self.left = left
             if not isinstance(exc, RecursionError):
                 report("serialization", exc)
-            self.put(_encode_string(f"<unrepresentable {type(value).__qualname__}>"))
+            self.put(encode_string(f"<unrepresentable {type(value).__qualname__}>"))
 
     def _write(self, value: Any, depth: int) -> None:
         kind = type(value)
@@ -296,7 +296,7 @@ class _Writer:
             self.put("true" if value else "false")
         elif isinstance(value, int) and kind is not bool and not isinstance(value, enum.Enum):
             if value.bit_length() > _MAX_INT_BITS:
-                self.put(_encode_string(f"<int of about {int(value.bit_length() * 0.30103) + 1} digits>"))
+                self.put(encode_string(f"<int of about {int(value.bit_length() * 0.30103) + 1} digits>"))
             else:
                 self.put(int.__repr__(value))
         elif isinstance(value, float):
@@ -304,7 +304,7 @@ class _Writer:
         elif kind is RawJSON:
             self.put(value.text)
         elif depth >= _MAX_DEPTH:
-            self.put(_encode_string("<nested too deep>"))
+            self.put(encode_string("<nested too deep>"))
         elif kind is dict or isinstance(value, (list, tuple)) or (isinstance(value, Mapping) and not isinstance(value, enum.Enum)):
             ident = id(value)
             if ident in self._path:
@@ -350,7 +350,7 @@ class _Writer:
             keep = max(self.left, 1)
             self.skipped += len(text) - keep
             text = text[:keep]
-        self.put(_encode_string(text))
+        self.put(encode_string(text))
 
     def mapping(self, value: Mapping[Any, Any], depth: int) -> None:
         self.put("{")
@@ -358,7 +358,7 @@ class _Writer:
         is_secret = self.serializer.is_secret_key if self.serializer._redaction.enabled else None
         for key, item in value.items():
             name = _key(key)
-            self.put(_encode_string(name) + ": " if first else ", " + _encode_string(name) + ": ")
+            self.put(encode_string(name) + ": " if first else ", " + encode_string(name) + ": ")
             first = False
             if is_secret is not None and is_secret(name):
                 self.put('"' + REDACTED + '"')
@@ -425,7 +425,12 @@ def _float(value: float) -> str:
     return float.__repr__(value)
 
 
-_encode_string: Any = json.encoder.encode_basestring
+# encode_string(text): the JSON string literal of a text, exactly as json.encoder.encode_basestring writes it; the
+# serializer and the writers beside it (tracing._llm, tracing._retriever) write every string of their JSON with it.
+try:  # compiled: a text with nothing to escape is copied between quotes in one pass (tracing/_speedups.c)
+    from tracing._speedups import quote as encode_string
+except ImportError:  # pragma: no cover - a machine without a compiler
+    encode_string = json.encoder.encode_basestring
 _encode_numbers = json.JSONEncoder(allow_nan=False).encode
 
 
@@ -436,7 +441,7 @@ def _plain_encoder() -> Callable[[Any], str]:
     make = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
     if make is None:
         return json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-    iterencode = make(None, None, _encode_string, None, ": ", ", ", False, False, True)
+    iterencode = make(None, None, encode_string, None, ": ", ", ", False, False, True)
     join = "".join
     return lambda value: join(iterencode(value, 0))
 
@@ -494,13 +499,13 @@ class Serializer:
         for key, item in value.items():
             if type(key) is not str or (check is not None and check(key)):
                 return None
-            name = _encode_string(key) + ": "
+            name = encode_string(key) + ": "
             written += len(name) + (2 if parts else 0)
             kind = type(item)
             if kind is str:
                 if written + len(item) >= limit:  # a long text: only the writer reads no more of it than it keeps
                     return None
-                piece = _encode_string(item)
+                piece = encode_string(item)
             elif item is None or kind is bool or kind is int or kind is float:
                 if (kind is int and item.bit_length() > _MAX_INT_BITS) or (kind is float and (
                         item != item or item in _INFINITIES)):
@@ -533,7 +538,7 @@ class Serializer:
         """A value as a JSON fragment of about `limit` characters at most: its JSON, or (when cut) the cut text as a
         JSON string, so that it can stand in a list in place of the value."""
         text, cut = self._dumps(value, max(limit, 16))
-        return RawJSON(_encode_string(text) if cut else text)
+        return RawJSON(encode_string(text) if cut else text)
 
     def _dumps(self, value: Any, limit: int, room: int | None = None) -> tuple[str, bool]:
         """(JSON text cut to `limit` with a marker, whether it was cut); `room`: what `_plain_room` said, if known."""
@@ -555,7 +560,7 @@ class Serializer:
             complete = False
         except Exception as exc:  # noqa: BLE001 - never raises (SPEC 3.2)
             report("serialization", exc)
-            return self.cut(_encode_string(f"<unrepresentable {type(value).__qualname__}>")), False
+            return self.cut(encode_string(f"<unrepresentable {type(value).__qualname__}>")), False
         text = "".join(writer.parts)
         if self._value_patterns is not None and self._redaction.enabled:
             text = self._value_patterns.sub(REDACTED, text)

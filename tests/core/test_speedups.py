@@ -5,6 +5,7 @@ package builds all the same and folds in Python."""
 from __future__ import annotations
 
 import json
+import json.encoder
 import os
 import shutil
 import subprocess
@@ -144,12 +145,50 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
          "print(_stream.aggregate_stream([{'type': 'response.output_text.delta', 'item_id': 'm', 'delta': d} "
          "for d in 'abc'])); "
          "import tracing; from tracing import _decorator; assert _decorator._Relay is None; "
-         "print(list(tracing.trace(lambda n: (yield from range(n)))(3)))"],
+         "print(list(tracing.trace(lambda n: (yield from range(n)))(3))); "
+         "import json.encoder; from tracing import _serialize; "
+         "assert _serialize.encode_string is json.encoder.encode_basestring"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
     assert folded.returncode == 0, folded.stderr
     assert folded.stdout.startswith(str(tmp_path)), folded.stdout  # this copy, not the installed package
     assert "'text': 'abc'" in folded.stdout
     assert "[0, 1, 2]" in folded.stdout  # a traced generator streams through the Python loop
+
+
+_ESCAPED = ['"', "\\", "\x00", "\x1f", "\n", "\t"]
+_OTHERS = ["a", " ", "\x7f", "\x80", "\xe9", "\xff", "\u0100", "\u65e5", "\ud800", "\udfff", "\uffff",
+           "\U0001f600", "\U0010ffff"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(
+    st.text(),
+    st.text(alphabet=st.sampled_from(_ESCAPED + _OTHERS)),
+    # long runs with one character to escape (or none) anywhere: each position in an 8-character word is tested
+    st.builds(lambda run, at, special, wide: (run * 40)[:at] + special + (run * 40)[at:] + wide,
+              st.sampled_from(["abcdefgh", "\xe9t\xe9", "x"]), st.integers(0, 80),
+              st.sampled_from(["", *_ESCAPED, "\x20", "\x21", "\x5b", "\x5d", "\xa2", "\xdc"]),
+              st.sampled_from(["", "\u65e5", "\U0001f600"])),
+))
+def test_compiled_quote_writes_what_json_writes(text: str) -> None:
+    quote = pytest.importorskip("tracing._speedups").quote
+    assert quote(text) == json.encoder.encode_basestring(text)
+
+
+def test_compiled_quote_takes_str_subclasses_and_refuses_what_json_refuses() -> None:
+    quote = pytest.importorskip("tracing._speedups").quote
+
+    class Text(str):
+        pass
+
+    assert quote(Text('a"b')) == json.encoder.encode_basestring(Text('a"b')) == '"a\\"b"'
+    assert quote(Text("plain")) == '"plain"'
+    for value in (3, None, b"bytes"):
+        with pytest.raises(TypeError, match="must be a string"):
+            quote(value)
+    if _COMPILER:
+        from tracing import _serialize
+        assert _serialize.encode_string is quote
 
 
 @pytest.mark.provokes_failures("recording a chunk", "ending a stream span")
