@@ -256,8 +256,9 @@ class Recorder:
             elif span_type == SpanType.AGENT.value:
                 if self.capture_content:
                     attributes.update(self._agent_turn(inputs, value))
-            elif span_type == SpanType.TOOL.value:
-                attributes.update(self.tool_call(None, value))  # its id and arguments: when it started
+            elif span_type == SpanType.TOOL.value and "genai" in self.conventions and keys.OUTPUT_VALUE in attributes:
+                # its result (id and arguments: when it started), written as the output is
+                attributes[keys.GEN_AI_TOOL_CALL_RESULT] = attributes[keys.OUTPUT_VALUE]
         finally:
             if attributes:
                 _write(span, attributes, self._longest)
@@ -276,21 +277,18 @@ class Recorder:
             attributes[keys.GEN_AI_RETRIEVAL_TOP_K] = top_k
         return attributes
 
-    def tool_call(self, inputs: Any, value: Any, with_arguments: bool = True) -> dict[str, AttributeValue]:
-        """A tool call's id (a tool-call id argument), and with content its arguments and result (GenAI); nothing
-        for inputs or a value of None."""
+    def tool_call(self, inputs: Any, with_arguments: bool = True) -> dict[str, AttributeValue]:
+        """A tool call's id (a tool-call id argument) and, with content, its arguments (GenAI), from its bound
+        arguments; nothing for inputs that are not a mapping. (Its result is written with its output.)"""
         attributes: dict[str, AttributeValue] = {}
-        if "genai" not in self.conventions:
+        if "genai" not in self.conventions or not isinstance(inputs, Mapping):
             return attributes
-        if isinstance(inputs, Mapping):
-            named = next((name for name in _TOOL_CALL_IDS if isinstance(inputs.get(name), str)), None)
-            if named is not None:
-                attributes[keys.GEN_AI_TOOL_CALL_ID] = self.text(inputs[named])
-            if self.capture_content and with_arguments:
-                arguments = inputs if named is None else {k: v for k, v in inputs.items() if k != named}
-                attributes[keys.GEN_AI_TOOL_CALL_ARGUMENTS] = self.json(arguments)
-        if value is not None and self.capture_content:
-            attributes[keys.GEN_AI_TOOL_CALL_RESULT] = self.text(value) if isinstance(value, str) else self.json(value)
+        named = next((name for name in _TOOL_CALL_IDS if isinstance(inputs.get(name), str)), None)
+        if named is not None:
+            attributes[keys.GEN_AI_TOOL_CALL_ID] = self.text(inputs[named])
+        if self.capture_content and with_arguments:
+            arguments = inputs if named is None else {k: v for k, v in inputs.items() if k != named}
+            attributes[keys.GEN_AI_TOOL_CALL_ARGUMENTS] = self.json(arguments)
         return attributes
 
     def _model_call(self, inputs: Any, value: Any) -> dict[str, AttributeValue]:

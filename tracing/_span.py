@@ -52,7 +52,7 @@ class Span:
         try:
             recorder = _runtime.state.recorder
             if self._span_type == _TOOL:  # a tool call opened by hand: its id and arguments from its recorded inputs
-                recorder.set(self.otel, recorder.tool_call(self._inputs, None))
+                recorder.set(self.otel, recorder.tool_call(self._inputs))
             recorder.set_outputs(self.otel, self._span_type, self._name, self._inputs, outputs, self._schema)
         except Exception as exc:  # noqa: BLE001
             report("recording outputs", exc)

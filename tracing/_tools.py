@@ -117,4 +117,4 @@ def _tool_call(with_arguments: bool, inputs: dict[str, Any]) -> Mapping[str, Any
     """A TOOL span's call id and arguments, recorded when it starts (so a tool that fails still shows them)."""
     from tracing import _runtime
 
-    return _runtime.state.recorder.tool_call(inputs, None, with_arguments)
+    return _runtime.state.recorder.tool_call(inputs, with_arguments)
