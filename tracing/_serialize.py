@@ -157,8 +157,8 @@ _SECRET = -2
 """What `_plain_room` answers for a plain value that has a key whose value is redacted."""
 
 
-def _plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
-                verdicts: Mapping[str, bool] | None = None) -> int:
+def _python_plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
+                       verdicts: Mapping[str, bool] | None = None) -> int:
     """What is left of `room` (characters) after a value made only of plain JSON (str-keyed dicts, lists, tuples,
     str, finite floats, moderate ints, bools, None), which the C encoder then writes; -1 if it is not plain or
     would not fit; with `secret` (a key's verdict; `verdicts`, those already known), _SECRET if it fits but has a
@@ -227,6 +227,12 @@ def _plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = No
 
 def _no_verdict(key: str) -> None:
     return None
+
+
+try:  # the same walk compiled (tracing/_speedups.c); `verdicts` must then be a dict or None
+    from tracing._speedups import plain_room as _plain_room
+except ImportError:  # pragma: no cover - a machine without a compiler
+    _plain_room = _python_plain_room
 
 
 _INFINITIES = (float("inf"), float("-inf"))

@@ -1,7 +1,7 @@
-"""The compiled parts of a traced stream (tracing/_speedups.c); optional, see tracing._stream._python_text_run and
-tracing._decorator._traced_generator."""
+"""The compiled parts of tracing (tracing/_speedups.c); optional, see tracing._stream._python_text_run,
+tracing._decorator._traced_generator and tracing._serialize (encode_string, _python_plain_room)."""
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextvars import Context
 from typing import Any
 
@@ -20,3 +20,7 @@ class Relay:
 
 def quote(text: str, /) -> str:
     """The JSON string literal of text, as `json.encoder.encode_basestring(text)` writes it."""
+
+def plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
+               verdicts: dict[str, bool] | None = None, /) -> int:
+    """What `tracing._serialize._python_plain_room` answers."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
@@ -27,7 +28,7 @@ from tracing._responses import (
     ResponsesAgentResponse,
     ResponsesAgentStreamEvent,
 )
-from tracing._serialize import Serializer, _plain_room
+from tracing._serialize import Serializer, _plain_room, _python_plain_room
 from tracing._settings import Redaction
 
 _KEYS = st.one_of(st.sampled_from(["request", "q", "top_k", "password", "api_key", "userToken", "role", "content",
@@ -217,7 +218,47 @@ def test_the_plain_room_is_what_it_was(value: Any, room: int, redaction: Redacti
         serializer.dumps(value)  # the verdicts of its keys known
     verdicts = serializer._verdicts if learnt else None
     for check in (None, serializer.is_secret_key):
-        assert _plain_room(value, room, check, verdicts) == _reference_room(value, room, check, verdicts)
+        expected = _reference_room(value, room, check, verdicts)
+        assert _python_plain_room(value, room, check, verdicts) == expected
+        assert _plain_room(value, room, check, verdicts) == expected  # compiled where there is a compiler
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+@pytest.mark.parametrize("value", [
+    2**63, -(2**63), 2**64 + 1, -(2**200), 2**12999, 2**13000, -(2**13000), [2**13000], {"n": 2**13000}, 0, -1,
+    float("nan"), float("inf"), -float("inf"), [1.5, float("nan")], {"x": float("-inf")}, 1e308,
+    _Text("a"), [_Text("a")], {"k": _Text("a")}, {_Text("k"): 1}, _Number(3), [_Number(3)], {"k": _Number(3)},
+    True, [False, None], {"b": True, "n": None}, (1, "a", (2.5,)), {1: "a"}, {"a": {1, 2}}, b"bytes", [[[[]]]],
+])
+def test_the_compiled_plain_room_answers_as_the_python_one_at_the_edges(value: Any) -> None:
+    compiled = pytest.importorskip("tracing._speedups").plain_room
+    for room in (-1, 0, 5, 40, 5000, 10**9):
+        assert compiled(value, room, None, None) == _python_plain_room(value, room), (value, room)
+
+
+def test_the_compiled_plain_room_walks_deep_values_and_raises_what_the_secret_check_raises() -> None:
+    compiled = pytest.importorskip("tracing._speedups").plain_room
+    deep = _nested(100_000)
+    assert compiled(deep, 10**9, None, None) == _python_plain_room(deep, 10**9) == 10**9 - 4 * 100_000 - 2
+    wide = {f"key{i}": [i, str(i), None] for i in range(5000)}
+    assert compiled(wide, 10**9, None, None) == _python_plain_room(wide, 10**9)
+
+    def check(key: str) -> bool:
+        raise ValueError(f"checking {key}")
+
+    with pytest.raises(ValueError, match="checking a"):
+        compiled({"a": 1}, 100, check, None)
+    with pytest.raises(TypeError, match="verdicts"):
+        compiled({"a": 1}, 100, check, ["not", "a", "dict"])
+    assert compiled({"a": 1, "token": "x"}, 100, lambda key: key == "token", {}) == -2
+    assert compiled({"a": 1, "token": "x"}, 100, lambda key: key == "token", {"token": False}) != -2  # known first
 
 
 def _nested(depth: int) -> list[Any]:
