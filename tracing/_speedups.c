@@ -428,6 +428,10 @@ relay_step(Relay *self, PyObject *arg, PyObject *throw_args)
             Py_DECREF(delta);
         }
         else {
+            /* the first chunk not set aside: stream.step() now, which joins the text set aside before it and
+             * answers how many chunks may wait from here */
+            if (self->text_item != NULL && PyList_GET_SIZE(self->chunks) == 0)
+                self->left = 1;
             kept = PyList_Append(self->chunks, result);
         }
         if (kept < 0)

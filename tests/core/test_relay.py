@@ -345,3 +345,26 @@ def test_text_deltas_set_aside_by_the_compiled_loop_give_the_python_loops_output
                               [event.name for event in span.events], span.status.status_code)
     assert recorded["compiled"] == recorded["Python"]
     assert recorded["compiled"][1] == len(events)
+
+
+def test_set_aside_text_waits_longer_but_events_not_set_aside_wait_no_longer_than_a_fold(spans: CapturedSpans) -> None:
+    if _decorator._Relay is None:
+        pytest.skip("no compiled loop: nothing is set aside")
+    other = [{"type": "response.output_text.annotation.added", "item_id": "msg_1", "annotation": {"n": i}}
+             for i in range(40)]
+    events = _deltas("msg_1", 17) + _deltas("msg_1", 5, "v") + other + _deltas("msg_1", 40, "u")
+
+    @tracing.trace(name="events")
+    def stream() -> Generator[Any, None, None]:
+        yield from events
+
+    waiting: list[tuple[int, int]] = []
+    for _ in stream():
+        (ref,) = _decorator._open_streams.values()
+        held = ref()
+        assert held is not None
+        waiting.append((len(held.chunks), len(held.text_parts or ())))
+    assert max(chunks for chunks, _ in waiting) <= _decorator.FOLD_EVENTS_EVERY  # events: as many as a fold takes
+    assert max(parts for _, parts in waiting) > _decorator.FOLD_EVENTS_EVERY  # text: set aside for longer
+    assert max(parts for _, parts in waiting) <= _decorator.FOLD_TEXT_EVERY
+    assert attrs(spans.one("events"))["agent_tracing.stream.chunks"] == len(events)
