@@ -192,6 +192,7 @@ typedef struct {
     PyObject *chunks; /* stream.chunks */
     PyObject *text_item, *text_parts; /* stream.text_item and stream.text_parts as the last step left them */
     PyObject *delta_type; /* the type of a Responses text delta */
+    PyObject *type_seen;  /* the last event type found equal to delta_type (the body yields the same str mostly) */
     Py_ssize_t left;  /* chunks until the next stream.step() */
     char running, done;
 } Relay;
@@ -237,6 +238,7 @@ relay_traverse(Relay *self, visitproc visit, void *arg)
     Py_VISIT(self->text_item);
     Py_VISIT(self->text_parts);
     Py_VISIT(self->delta_type);
+    Py_VISIT(self->type_seen);
     return 0;
 }
 
@@ -250,6 +252,7 @@ relay_clear(Relay *self)
     Py_CLEAR(self->text_item);
     Py_CLEAR(self->text_parts);
     Py_CLEAR(self->delta_type);
+    Py_CLEAR(self->type_seen);
     return 0;
 }
 
@@ -353,19 +356,21 @@ rearm(Relay *self)
     return 0;
 }
 
-/* The delta (a new reference) of a plain text delta of `item`: an exact dict of exactly the interned keys "type",
- * "item_id" and "delta", whose values are exact str, the type delta_type and the item_id item; NULL, with no error
- * set, for any other chunk. Only exact str are compared, so no Python code runs. */
+/* The delta (a new reference) of a plain text delta of self->text_item: an exact dict of exactly the interned keys
+ * "type", "item_id" and "delta", whose values are exact str, the type equal to self->delta_type and the item_id to
+ * text_item; NULL, with no error set, for any other chunk. Only exact str are compared, so no Python code runs. */
 static PyObject *
-plain_delta(PyObject *chunk, PyObject *item, PyObject *delta_type)
+plain_delta(Relay *self, PyObject *chunk)
 {
     PyObject *type, *id, *delta;
     int plain;
     if (!PyDict_CheckExact(chunk) || PyDict_GET_SIZE(chunk) != 3 || !read_fields(chunk, &type, &id, &delta))
         return NULL;
     plain = PyUnicode_CheckExact(type) && PyUnicode_CheckExact(id) && PyUnicode_CheckExact(delta)
-            && (id == item || PyUnicode_Compare(id, item) == 0)
-            && (type == delta_type || PyUnicode_Compare(type, delta_type) == 0);
+            && (id == self->text_item || PyUnicode_Compare(id, self->text_item) == 0)
+            && (type == self->delta_type || type == self->type_seen || PyUnicode_Compare(type, self->delta_type) == 0);
+    if (plain && type != self->delta_type && type != self->type_seen)
+        Py_XSETREF(self->type_seen, Py_NewRef(type));
     Py_DECREF(type);
     Py_DECREF(id);
     if (!plain)
@@ -423,7 +428,7 @@ relay_step(Relay *self, PyObject *arg, PyObject *throw_args)
         int kept;
         /* a plain text delta of the item stream.step() named, while no other chunk waits: its text set aside */
         if (self->text_item != NULL && PyList_GET_SIZE(self->chunks) == 0
-            && (delta = plain_delta(result, self->text_item, self->delta_type)) != NULL) {
+            && (delta = plain_delta(self, result)) != NULL) {
             kept = PyList_Append(self->text_parts, delta);
             Py_DECREF(delta);
         }
