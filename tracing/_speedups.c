@@ -56,15 +56,15 @@ get(PyObject *dict, PyObject *key)
     return value;
 }
 
-/* The three values (new references) of a dict whose keys are exactly the interned "type", "item_id" and "delta" (as
- * a dict display makes them), read in one pass without a lookup: 1. Otherwise 0, nothing held. */
+/* The three values (new references) of a dict of three items whose keys are exactly the interned "type", "item_id"
+ * and "delta" (as a dict display makes them), read in one pass without a lookup: 1. Otherwise 0, nothing held. */
 static int
 read_fields(PyObject *dict, PyObject **type, PyObject **item_id, PyObject **delta)
 {
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, read = 0;
     PyObject *key, *value;
     *type = *item_id = *delta = NULL;
-    while (PyDict_Next(dict, &pos, &key, &value)) {
+    while (read++ < 3 && PyDict_Next(dict, &pos, &key, &value)) { /* the callers checked the size */
         if (key == key_type && *type == NULL)
             *type = value;
         else if (key == key_item_id && *item_id == NULL)
