@@ -1,7 +1,7 @@
 """The one compiled module (everything else is in pyproject.toml): a traced stream's per-chunk loop and its fold's
-per-event checks, tracing/_speedups.c. Optional: without a C compiler the package installs all the same and
-tracing._decorator and tracing._stream use their Python versions (setuptools' ext-modules in pyproject.toml is still
-experimental)."""
+per-event checks, a text's JSON string literal and the plain JSON walk, tracing/_speedups.c. Optional: without a C
+compiler the package installs all the same and tracing._decorator, tracing._stream and tracing._serialize use their
+Python versions (setuptools' ext-modules in pyproject.toml is still experimental)."""
 
 from setuptools import Extension, setup
 
