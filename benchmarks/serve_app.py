@@ -69,14 +69,29 @@ class Tracer:
         pass
 
 
-def _otel_provider(service: str, endpoint: str) -> Any:
+NULL_ENDPOINT = "null"
+"""An endpoint that is no endpoint: spans go through the batch processor to an exporter that keeps nothing
+(benchmarks/serve_instructions.py counts the request thread's instructions with it)."""
+
+
+def _exporter(endpoint: str) -> Any:
+    """The OTLP/HTTP exporter to the endpoint, or the null exporter."""
+    if endpoint == NULL_ENDPOINT:
+        from _harness import NullExporter
+
+        return NullExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def _otel_provider(service: str, endpoint: str) -> Any:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    provider.add_span_processor(BatchSpanProcessor(_exporter(endpoint)))
     return provider
 
 
@@ -136,7 +151,12 @@ def _ours(endpoint: str) -> Tracer:
     """agent-tracing with its defaults: a ResponsesAgent subclass, @tracing.trace retriever (with a schema) and tool."""
     import tracing
 
-    tracing.configure(service_name="agent-tracing", exporters=[endpoint])
+    if endpoint == NULL_ENDPOINT:
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        tracing.configure(service_name="agent-tracing", exporters=[BatchSpanProcessor(_exporter(endpoint))])
+    else:
+        tracing.configure(service_name="agent-tracing", exporters=[endpoint])
     tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="text", doc_uri="doc_uri",
                                  other_columns=["title"])
     retrieve = tracing.trace(name="kb", span_type="RETRIEVER")(search)

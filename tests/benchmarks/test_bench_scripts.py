@@ -13,9 +13,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, timeout: float = 120) -> str:
     completed = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
-                               capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+                               capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout
 
@@ -47,3 +47,10 @@ def test_bench_stream_layers_counts_instructions_per_chunk_under_callgrind() -> 
     assert "Responses text-delta events: instructions per chunk" in out and "text chunks" not in out
     floor, traced = int(rows["floor's layer (for loop, chunks kept)"]), int(rows["@trace, capture_outputs=False"])
     assert 0 < floor < traced  # a traced stream executes more than the floor's loop, never a negative count
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="counting instructions needs valgrind")
+def test_serve_instructions_counts_a_request_of_the_serving_workload_per_tracer() -> None:
+    out = _run("serve_instructions.py", "--requests", "4", "--tracers", "untraced,agent-tracing", timeout=900)
+    counts = dict(re.findall(r"^  (untraced|agent-tracing)\s+([\d.]+) M", out, re.MULTILINE))
+    assert 0 < float(counts["untraced"]) < float(counts["agent-tracing"])  # tracing adds, never a negative count
