@@ -147,12 +147,15 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
          "import tracing; from tracing import _decorator; assert _decorator._Relay is None; "
          "print(list(tracing.trace(lambda n: (yield from range(n)))(3))); "
          "import json.encoder; from tracing import _serialize; "
-         "assert _serialize.encode_string is json.encoder.encode_basestring"],
+         "assert _serialize.encode_string is json.encoder.encode_basestring; "
+         "assert _serialize._plain_room is _serialize._python_plain_room; "
+         "print(_serialize.Serializer().dumps({'text': 'a \\\"quoted\\\" word', 'n': [1, 2.5, None]}))"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
     assert folded.returncode == 0, folded.stderr
     assert folded.stdout.startswith(str(tmp_path)), folded.stdout  # this copy, not the installed package
     assert "'text': 'abc'" in folded.stdout
     assert "[0, 1, 2]" in folded.stdout  # a traced generator streams through the Python loop
+    assert '{"text": "a \\"quoted\\" word", "n": [1, 2.5, null]}' in folded.stdout  # JSON written in Python
 
 
 _ESCAPED = ['"', "\\", "\x00", "\x1f", "\n", "\t"]
