@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -714,7 +715,7 @@ plain_room(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject **stack = NULL;
     Py_ssize_t size = 0, capacity = 0, pos, i, n;
     long long room, cost;
-    int found = 0, checking, kind;
+    int found = 0, checking, kind, overflow;
     long long result;
 
     if (nargs < 2 || nargs > 4) {
@@ -722,9 +723,11 @@ plain_room(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     value = args[0];
-    room = PyLong_AsLongLong(args[1]);
+    room = PyLong_AsLongLongAndOverflow(args[1], &overflow);
     if (room == -1 && PyErr_Occurred())
         return NULL;
+    if (overflow) /* a room beyond a long long (a huge length limit): as large, or as negative, as answers alike */
+        room = overflow > 0 ? LLONG_MAX / 2 : LLONG_MIN / 2;
     secret = nargs > 2 ? args[2] : Py_None;
     verdicts = nargs > 3 ? args[3] : Py_None;
     if (verdicts != Py_None && !PyDict_Check(verdicts)) {

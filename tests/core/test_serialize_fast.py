@@ -243,6 +243,16 @@ def test_the_compiled_plain_room_answers_as_the_python_one_at_the_edges(value: A
         assert compiled(value, room, None, None) == _python_plain_room(value, room), (value, room)
 
 
+def test_a_room_beyond_a_long_long_answers_as_the_python_walk_answers() -> None:
+    compiled = pytest.importorskip("tracing._speedups").plain_room
+    for room in (2**63, 10**30, -(2**63) - 1, -(10**30)):
+        for value in ({"a": 1}, "x", [1.5], object(), {"a": float("nan")}):
+            expected = _python_plain_room(value, room)
+            answer = compiled(value, room, None, None)
+            assert answer == expected or (answer >= 0 and expected >= 0), (value, room)  # room left: clamped
+    assert Serializer(10**20).dumps({"a": [1, "two"]}) == '{"a": [1, "two"]}'  # a huge length limit
+
+
 def test_the_compiled_plain_room_walks_deep_values_and_raises_what_the_secret_check_raises() -> None:
     compiled = pytest.importorskip("tracing._speedups").plain_room
     deep = _nested(100_000)
