@@ -441,9 +441,16 @@ _encode_numbers = json.JSONEncoder(allow_nan=False).encode
 
 
 def _plain_encoder() -> Callable[[Any], str]:
-    """JSON of a value `_plain_room` accepted, as `json.dumps(value, ensure_ascii=False)` writes it, by a C encoder
-    made once (json.dumps makes one per call, most of the time of a small value); no cycle check, as `_plain_room`
-    only accepts values it could walk to the end."""
+    """JSON of a value `_plain_room` accepted, as `json.dumps(value, ensure_ascii=False)` writes it: compiled (each piece
+    copied once into one buffer, tracing/_speedups.c), else by a C encoder made once (json.dumps makes one per call,
+    most of the time of a small value); no cycle check, as `_plain_room` only accepts values it could walk to the
+    end."""
+    try:
+        from tracing._speedups import plain_json
+    except ImportError:  # pragma: no cover - a machine without a compiler
+        pass
+    else:
+        return plain_json
     make = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
     if make is None:
         return json.JSONEncoder(ensure_ascii=False, check_circular=False).encode

@@ -1,6 +1,7 @@
 /* The compiled parts of tracing (issue 15): Relay, a traced stream's per-chunk loop (described where it is defined);
- * text_run, the per-event checks of folding a Responses stream; and two parts of writing JSON, quote (a text's JSON
- * string literal) and plain_room (the walk that finds a value plain JSON), described where they are defined.
+ * text_run, the per-event checks of folding a Responses stream; and three parts of writing JSON, quote (a text's JSON
+ * string literal), plain_room (the walk that finds a value plain JSON) and plain_json (the writer of such a value),
+ * described where they are defined.
  *
  * text_run(events, delta_type) answers what tracing._stream._python_text_run answers: for a list made only of plain
  * text deltas of one item (exact dicts of exactly the keys "type", "item_id" and "delta", the type equal to
@@ -23,6 +24,7 @@ static PyObject *key_type, *key_item_id, *key_delta, *empty;
 static PyObject *str_step, *str_finish, *str_throw, *str_close, *str_send, *str_cancelled, *empty_tuple;
 static PyObject *str_text_item, *str_text_parts;
 static PyObject *json_quote; /* json.encoder.encode_basestring */
+static PyObject *json_encode; /* json.JSONEncoder(ensure_ascii=False, check_circular=False).encode */
 
 /* 1 when equal (identity first, as dict lookups compare), 0 when not or when __eq__ raised KeyError or TypeError
  * (cleared), -1 on any other error. Both operands are held for the call: __eq__ may drop their last reference. */
@@ -559,41 +561,19 @@ static PyTypeObject RelayType = {
     .tp_new = relay_new,
 };
 
-/* quote(text) answers what json.encoder.encode_basestring(text) answers: the JSON string literal of a str, as
- * json.dumps(..., ensure_ascii=False) writes it. A text with no character JSON escapes (", \ and those below U+0020),
- * which is most document text, is copied between double quotes in one pass; anything else (a text to escape, a str
- * subclass, not a str) goes to encode_basestring itself.
- *
- * Why compiled: encode_basestring reads each character twice through the generic character accessor (about 30
- * instructions a character in CPython 3.11); this scan costs about 3. A retriever's output holds its documents' text
- * once as JSON (10 documents of 1 KB: about 300,000 instructions fewer a retrieval). orjson and the like write
- * whole documents in their own format (no space after a separator), not the literal the json module's encoder
- * needs here. */
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 #define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
 #define HAS_BELOW(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS) /* n at most 128 */
 
-static PyObject *
-quote(PyObject *module, PyObject *text)
+/* How many characters of an exact str (ready) precede the first one a JSON string literal escapes (a '"', a '\\'
+ * or one below U+0020): its length when there is none. */
+static Py_ssize_t
+unescaped(PyObject *text)
 {
-    Py_ssize_t i, n;
-    int kind;
-    const void *data;
-    PyObject *result;
-    void *out;
-    int out_kind;
-
-    if (!PyUnicode_CheckExact(text))
-        return PyObject_CallOneArg(json_quote, text);
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(text) < 0)
-        return NULL;
-#endif
-    n = PyUnicode_GET_LENGTH(text);
-    kind = PyUnicode_KIND(text);
-    data = PyUnicode_DATA(text);
-    i = 0;
+    Py_ssize_t i = 0, n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
     if (kind == PyUnicode_1BYTE_KIND) {
         const Py_UCS1 *p = data;
         uint64_t word;
@@ -617,17 +597,256 @@ quote(PyObject *module, PyObject *text)
         while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\')
             i++;
     }
-    if (i < n)
+    return i;
+}
+
+/* quote(text) answers what json.encoder.encode_basestring(text) answers: the JSON string literal of a str, as
+ * json.dumps(..., ensure_ascii=False) writes it. A text with no character JSON escapes (", \ and those below U+0020),
+ * which is most document text, is copied between double quotes in one pass; anything else (a text to escape, a str
+ * subclass, not a str) goes to encode_basestring itself.
+ *
+ * Why compiled: encode_basestring reads each character twice through the generic character accessor (about 30
+ * instructions a character in CPython 3.11); this scan costs about 3. A retriever's output holds its documents' text
+ * once as JSON (10 documents of 1 KB: about 300,000 instructions fewer a retrieval). orjson and the like write
+ * whole documents in their own format (no space after a separator), not the literal the json module's encoder
+ * needs here. */
+static PyObject *
+quote(PyObject *module, PyObject *text)
+{
+    Py_ssize_t n;
+    int kind, out_kind;
+    PyObject *result;
+    void *out;
+
+    if (!PyUnicode_CheckExact(text))
         return PyObject_CallOneArg(json_quote, text);
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+#endif
+    n = PyUnicode_GET_LENGTH(text);
+    if (unescaped(text) < n)
+        return PyObject_CallOneArg(json_quote, text);
+    kind = PyUnicode_KIND(text);
     result = PyUnicode_New(n + 2, PyUnicode_MAX_CHAR_VALUE(text));
     if (result == NULL)
         return NULL;
     out = PyUnicode_DATA(result);
     out_kind = PyUnicode_KIND(result); /* the text's own: the same largest character */
     PyUnicode_WRITE(out_kind, out, 0, '"');
-    memcpy((char *)out + out_kind, data, (size_t)n * (size_t)kind);
+    memcpy((char *)out + out_kind, PyUnicode_DATA(text), (size_t)n * (size_t)kind);
     PyUnicode_WRITE(out_kind, out, n + 1, '"');
     return result;
+}
+
+/* plain_json(value): the JSON text of a value made only of plain JSON (exact dicts with str keys, lists, tuples,
+ * str, int, float, bool and None), exactly as json.dumps(value, ensure_ascii=False, check_circular=False) writes it.
+ * Written here when every str in it is of the 1-byte kind (Latin-1: most text), else by that encoder of the json
+ * module. TypeError for any other type anywhere in it, RecursionError when nested deeper than the interpreter's
+ * recursion limit.
+ *
+ * Why compiled: the json module's C encoder makes a str for every string and number it writes, a list of each dict's
+ * items and a list of pieces to join: about 20,000 instructions for a request of a dozen strings, which spans record
+ * two or three times each. This copies each piece once into one buffer of bytes. */
+typedef struct {
+    char *data;
+    Py_ssize_t size, capacity;
+    Py_UCS4 largest; /* the largest character written: 127, or 255 once one beyond ASCII is */
+    char first[512]; /* the buffer until more is needed */
+} Buffer;
+
+#define WIDE 1 /* a text wider than Latin-1: not written here */
+
+/* Room for `more` bytes: 0, or -1 with MemoryError set. */
+static int
+reserve(Buffer *buffer, Py_ssize_t more)
+{
+    Py_ssize_t capacity;
+    char *data;
+    if (buffer->size + more <= buffer->capacity)
+        return 0;
+    if (more > PY_SSIZE_T_MAX / 2 - buffer->size) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    capacity = buffer->capacity * 2 > buffer->size + more ? buffer->capacity * 2 : buffer->size + more;
+    if (buffer->data == buffer->first) {
+        data = PyMem_Malloc((size_t)capacity);
+        if (data != NULL)
+            memcpy(data, buffer->first, (size_t)buffer->size);
+    }
+    else {
+        data = PyMem_Realloc(buffer->data, (size_t)capacity);
+    }
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 0;
+}
+
+static int
+put(Buffer *buffer, const char *bytes, Py_ssize_t n)
+{
+    if (reserve(buffer, n) < 0)
+        return -1;
+    memcpy(buffer->data + buffer->size, bytes, (size_t)n);
+    buffer->size += n;
+    return 0;
+}
+
+/* The characters of a str: 0; WIDE when it is not of the 1-byte kind; -1 with an error set. */
+static int
+put_text(Buffer *buffer, PyObject *text)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return -1;
+#endif
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
+        return WIDE;
+    if (!PyUnicode_IS_ASCII(text))
+        buffer->largest = 255;
+    return put(buffer, (const char *)PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
+}
+
+static int
+write_string(Buffer *buffer, PyObject *text)
+{
+    Py_ssize_t n;
+    int result;
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return -1;
+#endif
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
+        return WIDE;
+    n = PyUnicode_GET_LENGTH(text);
+    if (unescaped(text) < n) { /* what encode_basestring writes (of the same kind: its escapes are ASCII) */
+        PyObject *literal = PyObject_CallOneArg(json_quote, text);
+        if (literal == NULL)
+            return -1;
+        result = put_text(buffer, literal);
+        Py_DECREF(literal);
+        return result;
+    }
+    if (reserve(buffer, n + 2) < 0)
+        return -1;
+    if (!PyUnicode_IS_ASCII(text))
+        buffer->largest = 255;
+    buffer->data[buffer->size] = '"';
+    memcpy(buffer->data + buffer->size + 1, PyUnicode_1BYTE_DATA(text), (size_t)n);
+    buffer->data[buffer->size + n + 1] = '"';
+    buffer->size += n + 2;
+    return 0;
+}
+
+static int write_plain(Buffer *buffer, PyObject *value);
+
+/* A dict's or a list's or tuple's items, each held while it is written. */
+static int
+write_items(Buffer *buffer, PyObject *value)
+{
+    Py_ssize_t pos = 0, i;
+    PyObject *key, *child;
+    int result = 0;
+    if (PyDict_CheckExact(value)) {
+        if (put(buffer, "{", 1) < 0)
+            return -1;
+        for (i = 0; result == 0 && PyDict_Next(value, &pos, &key, &child); i++) {
+            if (!PyUnicode_CheckExact(key)) {
+                PyErr_Format(PyExc_TypeError, "plain_json: a key of type %.100s", Py_TYPE(key)->tp_name);
+                return -1;
+            }
+            Py_INCREF(key);
+            Py_INCREF(child);
+            if (i && put(buffer, ", ", 2) < 0)
+                result = -1;
+            if (result == 0)
+                result = write_string(buffer, key);
+            if (result == 0)
+                result = put(buffer, ": ", 2);
+            if (result == 0)
+                result = write_plain(buffer, child);
+            Py_DECREF(key);
+            Py_DECREF(child);
+        }
+        return result != 0 ? result : put(buffer, "}", 1);
+    }
+    if (put(buffer, "[", 1) < 0)
+        return -1;
+    for (i = 0; result == 0 && i < PySequence_Fast_GET_SIZE(value); i++) {
+        child = Py_NewRef(PySequence_Fast_GET_ITEM(value, i));
+        if (i && put(buffer, ", ", 2) < 0)
+            result = -1;
+        if (result == 0)
+            result = write_plain(buffer, child);
+        Py_DECREF(child);
+    }
+    return result != 0 ? result : put(buffer, "]", 1);
+}
+
+/* One value: 0; WIDE when a text in it is wider than Latin-1; -1 with an error set. */
+static int
+write_plain(Buffer *buffer, PyObject *value)
+{
+    int result;
+    if (PyUnicode_CheckExact(value))
+        return write_string(buffer, value);
+    if (value == Py_None)
+        return put(buffer, "null", 4);
+    if (value == Py_True)
+        return put(buffer, "true", 4);
+    if (value == Py_False)
+        return put(buffer, "false", 5);
+    if (PyFloat_CheckExact(value) && !Py_IS_FINITE(PyFloat_AS_DOUBLE(value))) { /* as allow_nan=True writes them */
+        double number = PyFloat_AS_DOUBLE(value);
+        return number != number ? put(buffer, "NaN", 3) : number > 0 ? put(buffer, "Infinity", 8)
+                                                                     : put(buffer, "-Infinity", 9);
+    }
+    if (PyLong_CheckExact(value) || PyFloat_CheckExact(value)) {
+        PyObject *text = Py_TYPE(value)->tp_repr(value); /* int.__repr__ and float.__repr__, as json writes them */
+        if (text == NULL)
+            return -1;
+        result = put_text(buffer, text);
+        Py_DECREF(text);
+        return result;
+    }
+    if (!PyDict_CheckExact(value) && !PyList_CheckExact(value) && !PyTuple_CheckExact(value)) {
+        PyErr_Format(PyExc_TypeError, "plain_json: a value of type %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    if (Py_EnterRecursiveCall(" while encoding a JSON object"))
+        return -1;
+    result = write_items(buffer, value);
+    Py_LeaveRecursiveCall();
+    return result;
+}
+
+static PyObject *
+plain_json(PyObject *module, PyObject *value)
+{
+    Buffer buffer;
+    PyObject *text = NULL;
+    int result;
+    buffer.data = buffer.first;
+    buffer.size = 0;
+    buffer.capacity = sizeof(buffer.first);
+    buffer.largest = 127;
+    result = write_plain(&buffer, value);
+    if (result == WIDE) {
+        text = PyObject_CallOneArg(json_encode, value);
+    }
+    else if (result == 0) {
+        text = PyUnicode_New(buffer.size, buffer.largest);
+        if (text != NULL)
+            memcpy(PyUnicode_1BYTE_DATA(text), buffer.data, (size_t)buffer.size);
+    }
+    if (buffer.data != buffer.first)
+        PyMem_Free(buffer.data);
+    return text;
 }
 
 /* plain_room(value, room, secret, verdicts) answers what tracing._serialize._python_plain_room answers (see its
@@ -857,6 +1076,8 @@ error:
 static PyMethodDef methods[] = {
     {"plain_room", (PyCFunction)(void (*)(void))plain_room, METH_FASTCALL,
      "plain_room(value, room, secret=None, verdicts=None) -> what tracing._serialize._python_plain_room answers."},
+    {"plain_json", (PyCFunction)plain_json, METH_O,
+     "plain_json(value) -> json.dumps(value, ensure_ascii=False) of a value made only of plain JSON types."},
     {"quote", (PyCFunction)quote, METH_O,
      "quote(text) -> the JSON string literal of text, as json.encoder.encode_basestring(text) writes it."},
     {"text_run", (PyCFunction)(void (*)(void))text_run, METH_FASTCALL,
@@ -875,13 +1096,27 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    PyObject *m, *json_encoder;
+    PyObject *m, *json_encoder, *encoder_type, *options, *encoder;
+    empty_tuple = PyTuple_New(0);
+    if (empty_tuple == NULL)
+        return NULL;
     json_encoder = PyImport_ImportModule("json.encoder");
     if (json_encoder == NULL)
         return NULL;
     json_quote = PyObject_GetAttrString(json_encoder, "encode_basestring");
+    encoder_type = PyObject_GetAttrString(json_encoder, "JSONEncoder");
     Py_DECREF(json_encoder);
-    if (json_quote == NULL)
+    if (json_quote == NULL || encoder_type == NULL)
+        return NULL;
+    options = Py_BuildValue("{sOsO}", "ensure_ascii", Py_False, "check_circular", Py_False);
+    encoder = options == NULL ? NULL : PyObject_Call(encoder_type, empty_tuple, options);
+    Py_DECREF(encoder_type);
+    Py_XDECREF(options);
+    if (encoder == NULL)
+        return NULL;
+    json_encode = PyObject_GetAttrString(encoder, "encode");
+    Py_DECREF(encoder);
+    if (json_encode == NULL)
         return NULL;
     key_type = PyUnicode_InternFromString("type");
     key_item_id = PyUnicode_InternFromString("item_id");
@@ -893,7 +1128,6 @@ PyInit__speedups(void)
     str_close = PyUnicode_InternFromString("close");
     str_send = PyUnicode_InternFromString("send");
     str_cancelled = PyUnicode_InternFromString("cancelled");
-    empty_tuple = PyTuple_New(0);
     str_text_item = PyUnicode_InternFromString("text_item");
     str_text_parts = PyUnicode_InternFromString("text_parts");
     if (key_type == NULL || key_item_id == NULL || key_delta == NULL || empty == NULL || str_step == NULL

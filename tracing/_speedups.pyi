@@ -1,5 +1,5 @@
 """The compiled parts of tracing (tracing/_speedups.c); optional, see tracing._stream._python_text_run,
-tracing._decorator._traced_generator and tracing._serialize (encode_string, _python_plain_room)."""
+tracing._decorator._traced_generator and tracing._serialize (encode_string, _python_plain_room, _plain_encoder)."""
 
 from collections.abc import Callable, Generator
 from contextvars import Context
@@ -20,6 +20,9 @@ class Relay:
 
 def quote(text: str, /) -> str:
     """The JSON string literal of text, as `json.encoder.encode_basestring(text)` writes it."""
+
+def plain_json(value: Any, /) -> str:
+    """`json.dumps(value, ensure_ascii=False)` of a value made only of plain JSON types (TypeError for any other)."""
 
 def plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
                verdicts: dict[str, bool] | None = None, /) -> int:

@@ -300,3 +300,36 @@ def test_an_agent_request_nested_deeper_than_the_stack_is_recorded_by_the_genera
     assert str(span.attributes["input.value"]).startswith('{"request": ')
     assert "output.value" in span.attributes
     assert tracing.error_counts() == {}
+
+
+_LATIN1 = st.text(alphabet=st.characters(max_codepoint=255), max_size=40)
+_JSON_TEXT = st.one_of(_TEXT, _LATIN1, _LATIN1.map(lambda text: text * 30), st.sampled_from(["", "\x7f\x80", "ÿ" * 600]))
+_JSON_SCALARS = st.one_of(_JSON_TEXT, st.integers(), st.integers(min_value=2**70), st.floats(), st.booleans(),
+                          st.none())
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.recursive(_JSON_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=6), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(st.one_of(_KEYS, _LATIN1), inner, max_size=5)), max_leaves=40))
+def test_the_compiled_plain_json_writes_what_json_writes(value: Any) -> None:
+    # texts of each width (Latin-1 ones written in one buffer, a wider one anywhere handing the whole to json), ASCII
+    # and beyond, texts to escape, every number json writes (NaN and infinities as allow_nan writes them), tuples,
+    # empty containers, and values longer than the first buffer
+    plain_json = pytest.importorskip("tracing._speedups").plain_json
+    text, expected = plain_json(value), json.dumps(value, ensure_ascii=False)
+    assert text == expected
+    assert text.isascii() == expected.isascii() and text.encode() == expected.encode()  # a well-formed str
+    assert Serializer()._encode_plain is plain_json
+
+
+def test_the_compiled_plain_json_refuses_what_is_not_plain_json_and_values_nested_past_the_limit() -> None:
+    plain_json = pytest.importorskip("tracing._speedups").plain_json
+    for value in ({1: "a"}, [b"bytes"], {"a": {"b": {1, 2}}}, _Text("a"), [_Number(3)], {"k": 1.5j}, object(),
+                  {_Text("k"): 1}):
+        with pytest.raises(TypeError, match="plain_json: a (key|value) of type"):
+            plain_json(value)
+    with pytest.raises(RecursionError):
+        plain_json(_nested(sys.getrecursionlimit() * 3))
+    big = {f"key{i}": ["é" * 50, i, i / 7, None, True] for i in range(2000)}  # grows well past the first buffer
+    assert plain_json(big) == json.dumps(big, ensure_ascii=False)
