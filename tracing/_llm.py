@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracing import keys
-from tracing._serialize import encode_string as _encode  # what the serializer writes strings with
 from tracing._stream import get_field
 
 Message = dict[str, Any]
@@ -413,41 +412,6 @@ def _read_usage(call: ModelCall, usage: Any) -> None:
 
 
 # ---------------------------------------------------------------- encoding
-
-
-MESSAGE_KEYS = ("role", "parts", "finish_reason", "type", "content")
-"""The keys `messages_json` writes (a recorder whose redaction hides one of them serializes messages in full)."""
-
-
-def messages_json(messages: list[Message], limit: int) -> str | None:
-    """The JSON the serializer writes for messages made only of text (and reasoning) parts, written directly (the
-    serializer would first walk them to learn that they are plain JSON); None when a part is anything else, or their
-    text is longer than `limit` or they have more than `limit // 16` messages and parts (then the serializer, which
-    encodes whole only what it estimates under 8 times the limit, writes them and cuts them as it cuts)."""
-    size, pieces = 0, len(messages)
-    written = []
-    for message in messages:
-        fields = []
-        for key, value in message.items():
-            if type(value) is str and (key == "role" or key == "finish_reason"):
-                size += len(value)
-                fields.append(f'"{key}": {_encode(value)}')
-            elif key == "parts" and type(value) is list:
-                parts = []
-                for part in value:
-                    if type(part) is not dict or len(part) != 2:
-                        return None
-                    (first, kind), (second, content) = part.items()
-                    if first != "type" or second != "content" or type(kind) is not str or type(content) is not str:
-                        return None
-                    size += len(content)
-                    parts.append(f'{{"type": {_encode(kind)}, "content": {_encode(content)}}}')
-                pieces += len(parts)
-                fields.append(f'"parts": [{", ".join(parts)}]')
-            else:
-                return None
-        written.append(f'{{{", ".join(fields)}}}')
-    return f'[{", ".join(written)}]' if size <= limit and pieces * 16 <= limit else None
 
 
 # ---------------------------------------------------------------- OpenInference

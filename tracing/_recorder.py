@@ -95,7 +95,7 @@ class Recorder:
     """What every value goes through on its way to a span, for one configuration."""
 
     __slots__ = ("serializer", "capture_content", "conventions", "attribute_limit", "_redacting", "_callback", "_ours",
-                 "_plain_messages", "_longest")
+                 "_longest")
 
     def __init__(self, settings: Settings, attribute_limit: int | None = None) -> None:
         self.serializer = Serializer(settings.max_attribute_length, settings.redact)
@@ -107,10 +107,6 @@ class Recorder:
         self._redacting = redaction.enabled
         self._callback = redaction.callback if redaction.enabled else None
         self._ours = frozenset(keys.KEYS)
-        serializer = self.serializer
-        self._plain_messages = not serializer.walks_structure and not (
-            redaction.enabled and any(serializer.is_secret_key(key) for key in _llm.MESSAGE_KEYS))
-        """Whether text-only messages may be written by `_llm.messages_json` (no callback, no message key hidden)."""
 
     # ------------------------------------------------------------ values
 
@@ -317,9 +313,9 @@ class Recorder:
                 if call.system:
                     attributes[keys.GEN_AI_SYSTEM_INSTRUCTIONS] = self.json(call.system)
                 if call.inputs:
-                    attributes[keys.GEN_AI_INPUT_MESSAGES] = self._messages_json(call.inputs)
+                    attributes[keys.GEN_AI_INPUT_MESSAGES] = self.json(call.inputs)
                 if call.outputs:
-                    attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self._messages_json(call.outputs)
+                    attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self.json(call.outputs)
         if "openinference" in self.conventions:
             model = call.response_model or call.request_model
             if model is not None:
@@ -349,21 +345,13 @@ class Recorder:
         attributes: dict[str, AttributeValue] = {}
         if "genai" in self.conventions:
             if messages:
-                attributes[keys.GEN_AI_INPUT_MESSAGES] = self._messages_json(messages)
+                attributes[keys.GEN_AI_INPUT_MESSAGES] = self.json(messages)
             if outputs:
-                attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self._messages_json(outputs)
+                attributes[keys.GEN_AI_OUTPUT_MESSAGES] = self.json(outputs)
         if "openinference" in self.conventions:
             _llm.openinference_messages(keys.LLM_INPUT_MESSAGES, messages, self.text, self.json, attributes)
             _llm.openinference_messages(keys.LLM_OUTPUT_MESSAGES, outputs, self.text, self.json, attributes)
         return attributes
-
-    def _messages_json(self, messages: list[_llm.Message]) -> str:
-        """GenAI messages as JSON, as `json` writes them (text-only ones written directly)."""
-        if self._plain_messages:
-            text = _llm.messages_json(messages, self.serializer.max_length)
-            if text is not None:
-                return self.serializer.finish(text, False)
-        return self.json(messages)
 
     def _value(self, value_key: str, mime_key: str, value: Any) -> dict[str, AttributeValue]:
         """A value and its mime type: text for a string, JSON otherwise."""

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracing
-from tracing import _llm, _retriever, _serialize
-from tracing._recorder import Recorder
-from tracing._settings import Redaction, Settings
+from tracing import _retriever, _serialize
+from tracing._settings import Redaction
 
 CASES: list[dict[Any, Any]] = [
     {"doc_uri": "https://kb.example/1", "title": 'Ä "quoted" \n line'},
@@ -41,36 +40,6 @@ def test_retriever_metadata_json_is_the_serializers(redaction: Redaction) -> Non
 
 
 _TEXTS = st.text(alphabet=st.characters(codec=None), max_size=40)
-_PARTS = st.lists(st.fixed_dictionaries({"type": st.sampled_from(["text", "reasoning"]), "content": _TEXTS}), max_size=3)
-_MESSAGES = st.lists(
-    st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", 'x "odd" \u00e9']), "parts": _PARTS},
-                          optional={"finish_reason": st.sampled_from(["stop", "tool_call", "length"])}),
-    max_size=4)
-RECORDER_REDACTIONS = [
-    *REDACTIONS,
-    Redaction(keys=("content",)),
-    Redaction(values=(r"t.*e",)),
-]
-
-
-@pytest.mark.parametrize("redaction", RECORDER_REDACTIONS)
-@settings(max_examples=60, deadline=None)
-@given(messages=_MESSAGES, limit=st.sampled_from([20, 80, 65_536]))
-def test_text_messages_are_written_as_the_serializer_writes_them(redaction: Redaction, messages: list[Any],
-                                                                  limit: int) -> None:
-    recorder = Recorder(Settings(redact=redaction, max_attribute_length=limit))
-    assert recorder._messages_json(messages) == recorder.json(messages)
-
-
-@pytest.mark.parametrize("message", [
-    {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"token": "t", "n": 1}}]},
-    {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "f", "arguments": {"password": "p"}}]},
-    {"role": "user", "parts": [{"type": "text", "content": "x" * 70_000}]},
-])
-def test_other_messages_fall_back_to_the_serializer(message: dict[str, Any]) -> None:
-    recorder = Recorder(Settings())
-    assert _llm.messages_json([message], recorder.serializer.max_length) is None
-    assert "[REDACTED]" in recorder._messages_json([message]) or "truncated" in recorder._messages_json([message])
 
 
 @pytest.mark.parametrize("redaction", REDACTIONS)
