@@ -1,4 +1,5 @@
-"""Instructions a request of the serving workload executes in the server's request thread, per tracer, under callgrind.
+"""Instructions a request of the serving workload executes in the server, per tracer, under callgrind: in the request
+thread, and in the export thread encoding its spans as OTLP protobuf.
 
 The serving benchmark (benchmarks/serve.py) times real servers on a shared machine, where throughput moves by 5-10%
 between runs. This counts instead: each tracer's agent from benchmarks/serve_app.py (its own TRACERS, exporting
@@ -6,6 +7,11 @@ through the batch processor to an exporter that keeps nothing, so the export thr
 in one process, CONCURRENCY streams advanced in turn as the server's event loop advances them, every event written
 as the server writes it (json.dumps). Valgrind's callgrind counts the process for N and 3N requests (fixed hash
 seed); the difference over 2N is one request. The counts repeat to a fraction of a percent.
+
+The export thread's share: the spans of ENCODED requests, kept by the exporter, are encoded once and three times more
+(the difference over 3 x ENCODED is one request) by the encoder the tracer's OTLP/HTTP exporter uses in serve.py: the
+SDK's (`encode_spans(...).SerializePartialToString()`) for the hand-written spans, `exporters._otlp.encode_spans`
+for agent-tracing. Sending the bytes (one HTTP request a batch) is left out.
 
     python benchmarks/serve_instructions.py [--requests 100] [--concurrency 16] [--tracers untraced,floor,agent-tracing]
 
@@ -26,6 +32,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TRACERS = ["untraced", "floor", "agent-tracing"]
+ENCODED = 32
+"""Requests whose spans are encoded to count the export thread's share."""
 
 
 def serve(tracer: Any, requests: int, concurrency: int) -> None:
@@ -45,18 +53,54 @@ def serve(tracer: Any, requests: int, concurrency: int) -> None:
         live = [stream for stream in live if stream is not None]
 
 
-def _worker(name: str, requests: int, concurrency: int) -> None:
-    sys.path.insert(0, str(HERE))
-    import serve_app
+def _encoder(name: str) -> Any:
+    """What the tracer's OTLP/HTTP exporter in serve.py encodes a batch with."""
+    if name == "agent-tracing":
+        from exporters._otlp import encode_spans
 
+        return encode_spans
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
+
+    return lambda spans: sdk_encode(spans).SerializePartialToString()
+
+
+def _worker(name: str, requests: int, concurrency: int, encodings: int) -> None:
+    """Serve `requests` requests after a warm-up; with `encodings`, keep the spans of ENCODED requests instead and
+    encode them that many times."""
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))
+    import serve_app
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    kept: list[Any] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            kept.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    if encodings:
+        serve_app._exporter = lambda endpoint: Keep()  # what the tracer exports is kept, to be encoded here
     tracer = serve_app.TRACERS[name](serve_app.NULL_ENDPOINT)
     serve(tracer, 2 * concurrency, concurrency)  # warm-up: every code path run once before counting
-    serve(tracer, requests, concurrency)
+    if not encodings:
+        serve(tracer, requests, concurrency)
+        return
+    tracer.flush()
+    kept.clear()
+    serve(tracer, ENCODED, concurrency)
+    tracer.flush()
+    if len(kept) != ENCODED * tracer.spans_per_request:
+        raise RuntimeError(f"{name}: {len(kept)} spans kept, {ENCODED * tracer.spans_per_request} expected")
+    encode = _encoder(name)
+    for _ in range(encodings):
+        encode(kept)
 
 
-def _count(name: str, requests: int, concurrency: int) -> int:
+def _count(name: str, requests: int, concurrency: int, encodings: int = 0) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--worker", name, "--requests", str(requests), "--concurrency", str(concurrency)]
+               "--worker", name, "--requests", str(requests), "--concurrency", str(concurrency),
+               "--encodings", str(encodings)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=1800,
                                env={**os.environ, "PYTHONHASHSEED": "0"})
     found = re.search(r"Collected : (\d+)", completed.stderr)
@@ -71,9 +115,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="streams advanced in turn (default 16)")
     parser.add_argument("--tracers", default=",".join(TRACERS), help="comma-separated subset")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--encodings", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        _worker(args.worker, args.requests, args.concurrency)
+        _worker(args.worker, args.requests, args.concurrency, args.encodings)
         return 0
     tracers = args.tracers.split(",")
     if not set(tracers) <= set(TRACERS):
@@ -81,15 +126,22 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("serve_instructions.py needs valgrind (Debian: apt-get install valgrind)")
     print(f"{args.concurrency} streams in turn; instructions per request ({args.requests} and {3 * args.requests} "
-          "requests counted, the difference over their difference)")
-    counts = {}
+          f"requests counted, the difference over their difference; the spans of {ENCODED} requests encoded 1 and 4 "
+          "times for the export thread's share)")
+    threads, exports = {}, {}
     for name in tracers:
-        counts[name] = (_count(name, 3 * args.requests, args.concurrency)
-                        - _count(name, args.requests, args.concurrency)) / (2 * args.requests)
-    base = counts.get("floor")
+        threads[name] = (_count(name, 3 * args.requests, args.concurrency)
+                         - _count(name, args.requests, args.concurrency)) / (2 * args.requests)
+        exports[name] = 0.0 if name == "untraced" else (
+            _count(name, 0, args.concurrency, 4) - _count(name, 0, args.concurrency, 1)) / (3 * ENCODED)
+    print(f"  {'':<14} {'request thread':>16} {'export thread':>14} {'both':>9}")
     for name in tracers:
-        ratio = f"  {counts[name] / base:5.2f}x the hand-written spans" if base and name != "floor" else ""
-        print(f"  {name:<14} {counts[name] / 1e6:7.3f} M{ratio}")
+        both = threads[name] + exports[name]
+        ratio = ""
+        if "floor" in threads and name != "floor":
+            ratio = (f"  {threads[name] / threads['floor']:5.2f}x and {both / (threads['floor'] + exports['floor']):5.2f}x"
+                     " the hand-written spans'")
+        print(f"  {name:<14} {threads[name] / 1e6:14.3f} M {exports[name] / 1e6:12.3f} M {both / 1e6:7.3f} M{ratio}")
     return 0
 
 

@@ -52,5 +52,7 @@ def test_bench_stream_layers_counts_instructions_per_chunk_under_callgrind() -> 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="counting instructions needs valgrind")
 def test_serve_instructions_counts_a_request_of_the_serving_workload_per_tracer() -> None:
     out = _run("serve_instructions.py", "--requests", "4", "--tracers", "untraced,agent-tracing", timeout=900)
-    counts = dict(re.findall(r"^  (untraced|agent-tracing)\s+([\d.]+) M", out, re.MULTILINE))
-    assert 0 < float(counts["untraced"]) < float(counts["agent-tracing"])  # tracing adds, never a negative count
+    rows = {name: (float(thread), float(export)) for name, thread, export in
+            re.findall(r"^  (untraced|agent-tracing)\s+([\d.]+) M\s+([\d.]+) M", out, re.MULTILINE)}
+    assert 0 < rows["untraced"][0] < rows["agent-tracing"][0]  # tracing adds, never a negative count
+    assert rows["untraced"][1] == 0 < rows["agent-tracing"][1]  # its spans are encoded; the untraced have none
