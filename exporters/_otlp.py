@@ -6,7 +6,8 @@
 library does this: the SDK's encoder is the only one, and it builds a protobuf object per attribute, value and
 span in Python, which costs about as much as the traced work itself on a retrieval span of 40 attributes. This one
 writes the wire format (varints, length-delimited fields) straight from the spans and encodes each resource and
-instrumentation scope once.
+instrumentation scope once; attributes whose values are all plain scalars are written by the compiled module
+(tracing/_speedups.c, `otlp_attributes`), the rest here.
 
 `OTLPSpanExporter` is the SDK's OTLP/HTTP exporter with this encoder in place of the SDK's: the same endpoint,
 headers, compression, timeout, size limit, metrics and HTTP client.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -107,7 +108,25 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     if not attributes:
         return b""
     # BoundedAttributes iterates in Python, key by key: read the dict it keeps (tests compare the bytes with the SDK's)
-    items = attributes._dict.items() if type(attributes) is BoundedAttributes else attributes.items()
+    mapping = attributes._dict if type(attributes) is BoundedAttributes else attributes
+    if _otlp_attributes is not None:
+        encoded = _otlp_attributes(tag, mapping)  # None unless every key is a str and every value a plain scalar
+        if encoded is not None:
+            return encoded
+    return _python_attributes(tag, mapping)
+
+
+_otlp_attributes: Callable[[bytes, Any], bytes | None] | None
+"""The same fields written in one pass for plain values (tracing/_speedups.c); None: `_python_attributes` only."""
+try:
+    from tracing._speedups import otlp_attributes as _otlp_attributes
+except ImportError:  # pragma: no cover - a machine without a compiler
+    _otlp_attributes = None
+
+
+def _python_attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
+    """`_attributes` in Python: any values (sequences, mappings, bytes), each checked as the SDK's encoder checks it."""
+    items = attributes.items()
     parts: list[bytes] = []
     append = parts.append
     for key, value in items:

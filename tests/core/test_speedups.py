@@ -149,6 +149,8 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
          "import json.encoder; from tracing import _serialize; "
          "assert _serialize.encode_string is json.encoder.encode_basestring; "
          "assert _serialize._plain_room is _serialize._python_plain_room; "
+         "from exporters import _otlp; assert _otlp._otlp_attributes is None; "
+         "print(len(_otlp._attributes(b'J', {'a': 'b', 'n': 1}))); "
          "print(_serialize.Serializer().dumps({'text': 'a \\\"quoted\\\" word', 'n': [1, 2.5, None]}))"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
     assert folded.returncode == 0, folded.stderr
@@ -156,6 +158,7 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
     assert "'text': 'abc'" in folded.stdout
     assert "[0, 1, 2]" in folded.stdout  # a traced generator streams through the Python loop
     assert '{"text": "a \\"quoted\\" word", "n": [1, 2.5, null]}' in folded.stdout  # JSON written in Python
+    assert "\n19\n" in folded.stdout  # OTLP attribute fields written in Python
 
 
 _ESCAPED = ['"', "\\", "\x00", "\x1f", "\n", "\t"]

@@ -164,3 +164,44 @@ def test_the_otlp_http_exporter_of_a_uri_sends_our_encoding_to_a_real_receiver(o
     roots = sorted((s for s in received if s["name"] == "root"), key=lambda s: attributes_of(s)["index"])
     assert [attributes_of(s) for s in roots] == [{"index": i, "openinference.span.kind": "AGENT"} for i in range(2)]
     provider.shutdown()
+
+
+_plain_text = _text | st.sampled_from(["x" * 20_000, "é" * 9_000])  # texts whose length takes a 3-byte varint
+_plain_value = st.none() | st.booleans() | _plain_text | _int | _float
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _all_plain(attributes: dict[Any, Any]) -> bool:
+    return all(type(key) is str and _encodable(key) for key in attributes) and all(
+        value is None or type(value) in (bool, float) or (type(value) is str and _encodable(value))
+        or (type(value) is int and -(2**63) <= value < 2**63) for value in attributes.values())
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(_key, _plain_value, max_size=8) | _attributes, st.sampled_from([b"\x4a", b"\x1a", b"\x0a", b"\x22"]))
+def test_the_compiled_attribute_fields_are_the_python_ones_or_none(attributes: dict[str, Any], tag: bytes) -> None:
+    # every plain dict is written as the Python encoder writes it (which the tests above hold to the SDK's); any other
+    # (a container, bytes, an object, an int beyond int64, a text UTF-8 cannot encode) is left to the Python encoder
+    from exporters._otlp import _python_attributes
+
+    compiled = pytest.importorskip("tracing._speedups").otlp_attributes
+    encoded = compiled(tag, attributes)
+    if _all_plain(attributes):
+        assert encoded == _python_attributes(tag, attributes)
+    else:
+        assert encoded is None
+
+
+def test_the_compiled_attribute_fields_take_only_a_dict() -> None:
+    compiled = pytest.importorskip("tracing._speedups").otlp_attributes
+    assert compiled(b"\x4a", BoundedAttributes(attributes={"a": 1})) is None  # the encoder hands it the dict inside
+    assert compiled(b"\x4a", {}) == b""
+    with pytest.raises(TypeError, match="otlp_attributes"):
+        compiled("not bytes", {"a": 1})
