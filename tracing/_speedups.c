@@ -697,9 +697,10 @@ put(Buffer *buffer, const char *bytes, Py_ssize_t n)
     return 0;
 }
 
-/* The characters of a str: 0; WIDE when it is not of the 1-byte kind; -1 with an error set. */
+/* Whether a str can be written here: 0 when it is of the 1-byte kind (the buffer's largest character raised to its
+ * own), WIDE when it is wider, -1 with an error set. */
 static int
-put_text(Buffer *buffer, PyObject *text)
+narrow(Buffer *buffer, PyObject *text)
 {
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
@@ -709,6 +710,16 @@ put_text(Buffer *buffer, PyObject *text)
         return WIDE;
     if (!PyUnicode_IS_ASCII(text))
         buffer->largest = 255;
+    return 0;
+}
+
+/* The characters of a str: 0; WIDE when it is not of the 1-byte kind; -1 with an error set. */
+static int
+put_text(Buffer *buffer, PyObject *text)
+{
+    int result = narrow(buffer, text);
+    if (result != 0)
+        return result;
     return put(buffer, (const char *)PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
 }
 
@@ -716,13 +727,9 @@ static int
 write_string(Buffer *buffer, PyObject *text)
 {
     Py_ssize_t n;
-    int result;
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(text) < 0)
-        return -1;
-#endif
-    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
-        return WIDE;
+    int result = narrow(buffer, text);
+    if (result != 0)
+        return result;
     n = PyUnicode_GET_LENGTH(text);
     if (unescaped(text) < n) { /* what encode_basestring writes (of the same kind: its escapes are ASCII) */
         PyObject *literal = PyObject_CallOneArg(json_quote, text);
@@ -734,8 +741,6 @@ write_string(Buffer *buffer, PyObject *text)
     }
     if (reserve(buffer, n + 2) < 0)
         return -1;
-    if (!PyUnicode_IS_ASCII(text))
-        buffer->largest = 255;
     buffer->data[buffer->size] = '"';
     memcpy(buffer->data + buffer->size + 1, PyUnicode_1BYTE_DATA(text), (size_t)n);
     buffer->data[buffer->size + n + 1] = '"';
