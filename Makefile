@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench compare servers serve-bench
 
-$(VENV)/.installed: pyproject.toml setup.py tracing/_speedups.c
+$(VENV)/.installed: pyproject.toml setup.py tracing/_speedups.c exporters/_otlp_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -6,8 +6,8 @@
 library does this: the SDK's encoder is the only one, and it builds a protobuf object per attribute, value and
 span in Python, which costs about as much as the traced work itself on a retrieval span of 40 attributes. This one
 writes the wire format (varints, length-delimited fields) straight from the spans and encodes each resource and
-instrumentation scope once; attributes whose values are all plain scalars are written by the compiled module
-(tracing/_speedups.c, `otlp_attributes`), the rest here.
+instrumentation scope once; attributes whose values are all plain scalars are written by the compiled
+`exporters._otlp_speedups.otlp_attributes`, the rest here.
 
 `OTLPSpanExporter` is the SDK's OTLP/HTTP exporter with this encoder in place of the SDK's: the same endpoint,
 headers, compression, timeout, size limit, metrics and HTTP client.
@@ -117,9 +117,9 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
 
 
 _otlp_attributes: Callable[[bytes, Any], bytes | None] | None
-"""The same fields written in one pass for plain values (tracing/_speedups.c); None: `_python_attributes` only."""
+"""The same fields written in one pass for plain values (exporters/_otlp_speedups.c); None: `_python_attributes` only."""
 try:
-    from tracing._speedups import otlp_attributes as _otlp_attributes
+    from exporters._otlp_speedups import otlp_attributes as _otlp_attributes
 except ImportError:  # pragma: no cover - a machine without a compiler
     _otlp_attributes = None
 

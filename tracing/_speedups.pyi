@@ -1,6 +1,5 @@
 """The compiled parts of tracing (tracing/_speedups.c); optional, see tracing._stream._python_text_run,
-tracing._decorator._traced_generator, tracing._serialize (encode_string, _python_plain_room, _plain_encoder) and
-exporters._otlp (_python_attributes)."""
+tracing._decorator._traced_generator and tracing._serialize (encode_string, _python_plain_room, _plain_encoder)."""
 
 from collections.abc import Callable, Generator
 from contextvars import Context
@@ -21,9 +20,6 @@ class Relay:
 
 def quote(text: str, /) -> str:
     """The JSON string literal of text, as `json.encoder.encode_basestring(text)` writes it."""
-
-def otlp_attributes(tag: bytes, attributes: Any, /) -> bytes | None:
-    """The OTLP KeyValue fields `exporters._otlp._python_attributes` writes, for a dict of plain values; else None."""
 
 def plain_json(value: Any, /) -> str:
     """`json.dumps(value, ensure_ascii=False)` of a value made only of plain JSON types (TypeError for any other)."""

@@ -37,6 +37,9 @@ def test_the_fold_is_compiled_where_there_is_a_compiler() -> None:
     if not _COMPILER:
         pytest.skip("no C compiler: the Python fold is the one used")
     assert _stream._text_run is _compiled(), "tracing/_speedups.c was not built: reinstall the package (make)"
+    from exporters import _otlp
+
+    assert _otlp._otlp_attributes is not None, "exporters/_otlp_speedups.c was not built: reinstall the package (make)"
 
 
 def _unshared(batch: list[Any]) -> list[Any]:

@@ -191,7 +191,7 @@ def test_the_compiled_attribute_fields_are_the_python_ones_or_none(attributes: d
     # (a container, bytes, an object, an int beyond int64, a text UTF-8 cannot encode) is left to the Python encoder
     from exporters._otlp import _python_attributes
 
-    compiled = pytest.importorskip("tracing._speedups").otlp_attributes
+    compiled = pytest.importorskip("exporters._otlp_speedups").otlp_attributes
     encoded = compiled(tag, attributes)
     if _all_plain(attributes):
         assert encoded == _python_attributes(tag, attributes)
@@ -200,7 +200,7 @@ def test_the_compiled_attribute_fields_are_the_python_ones_or_none(attributes: d
 
 
 def test_the_compiled_attribute_fields_take_only_a_dict() -> None:
-    compiled = pytest.importorskip("tracing._speedups").otlp_attributes
+    compiled = pytest.importorskip("exporters._otlp_speedups").otlp_attributes
     assert compiled(b"\x4a", BoundedAttributes(attributes={"a": 1})) is None  # the encoder hands it the dict inside
     assert compiled(b"\x4a", {}) == b""
     with pytest.raises(TypeError, match="otlp_attributes"):
