@@ -411,9 +411,6 @@ def _read_usage(call: ModelCall, usage: Any) -> None:
     call.reasoning_tokens = _count(get_field(details, "reasoning_tokens"))
 
 
-# ---------------------------------------------------------------- encoding
-
-
 # ---------------------------------------------------------------- OpenInference
 
 

@@ -432,7 +432,7 @@ def _float(value: float) -> str:
 
 
 # encode_string(text): the JSON string literal of a text, exactly as json.encoder.encode_basestring writes it; the
-# serializer and the writers beside it (tracing._llm, tracing._retriever) write every string of their JSON with it.
+# serializer's general writer and the retriever's document JSON (tracing._retriever) write every string with it.
 try:  # compiled: a text with nothing to escape is copied between quotes in one pass (tracing/_speedups.c)
     from tracing._speedups import quote as encode_string
 except ImportError:  # pragma: no cover - a machine without a compiler
