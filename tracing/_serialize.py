@@ -149,7 +149,7 @@ def _default(value: Any) -> Any:
 _MAX_INT_BITS = 13_000  # below the 4,300-digit limit of int -> str
 _MAX_DEPTH = 100
 _WHOLE_UP_TO = 8
-"""Plain JSON values up to this many times the length limit are encoded whole by the C encoder, then cut (the
+"""Plain JSON values up to this many times the length limit are encoded whole (`_plain_encoder`), then cut (the
 marker then tells exactly how much was cut); larger ones are written only up to the limit."""
 
 
@@ -160,7 +160,7 @@ _SECRET = -2
 def _python_plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
                        verdicts: Mapping[str, bool] | None = None) -> int:
     """What is left of `room` (characters) after a value made only of plain JSON (str-keyed dicts, lists, tuples,
-    str, finite floats, moderate ints, bools, None), which the C encoder then writes; -1 if it is not plain or
+    str, finite floats, moderate ints, bools, None), which `_plain_encoder` then writes; -1 if it is not plain or
     would not fit; with `secret` (a key's verdict; `verdicts`, those already known), _SECRET if it fits but has a
     secret key. Stops as soon as it knows (strings, ints, bools and None in a container are counted there)."""
     stack = [value]
@@ -339,7 +339,7 @@ class _Writer:
                     self._write(converted, depth + 1)
 
     def plain(self, value: Any) -> bool:
-        """Write a value of plain JSON without a secret key at once (the C encoder; what the walk below would write)
+        """Write a value of plain JSON without a secret key at once (`_plain_encoder`; what the walk below would write)
         when it fits in what is left; whether it did."""
         serializer = self.serializer
         check = serializer.is_secret_key if serializer._redaction.enabled else None
@@ -441,10 +441,10 @@ _encode_numbers = json.JSONEncoder(allow_nan=False).encode
 
 
 def _plain_encoder() -> Callable[[Any], str]:
-    """JSON of a value `_plain_room` accepted, as `json.dumps(value, ensure_ascii=False)` writes it: compiled (each piece
-    copied once into one buffer, tracing/_speedups.c), else by a C encoder made once (json.dumps makes one per call,
-    most of the time of a small value); no cycle check, as `_plain_room` only accepts values it could walk to the
-    end."""
+    """JSON of a value `_plain_room` accepted, as `json.dumps(value, ensure_ascii=False)` writes it: compiled (each
+    piece copied once into one buffer, tracing/_speedups.c), else by the json module's C encoder made once (json.dumps
+    makes one per call, most of the time of a small value); no cycle check, as `_plain_room` only accepts values it
+    could walk to the end."""
     try:
         from tracing._speedups import plain_json
     except ImportError:  # pragma: no cover - a machine without a compiler
@@ -534,7 +534,7 @@ class Serializer:
                     return None
                 try:
                     piece = encode(item)
-                except RecursionError:  # nested deeper than the C encoder goes: the writer takes it
+                except RecursionError:  # nested deeper than the plain encoder goes: the writer takes it
                     return None
                 if len(piece) >= left:
                     return None

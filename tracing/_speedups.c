@@ -860,7 +860,7 @@ plain_json(PyObject *module, PyObject *value)
  * or None) holds the verdicts already known. The same walk (a stack, the last pushed first) and the same
  * arithmetic; an error raised by `secret` is raised.
  *
- * Why compiled: every JSON value a span records is walked first (so that plain values go whole to the C encoder);
+ * Why compiled: every JSON value a span records is walked first (so that plain values go whole to plain_json);
  * in Python the walk costs about 100 interpreter instructions an item, more than encoding it. */
 #define MAX_INT_BITS 13000
 

@@ -334,3 +334,19 @@ def test_the_compiled_plain_json_refuses_what_is_not_plain_json_and_values_neste
         plain_json(_nested(sys.getrecursionlimit() * 3))
     big = {f"key{i}": ["é" * 50, i, i / 7, None, True] for i in range(2000)}  # grows well past the first buffer
     assert plain_json(big) == json.dumps(big, ensure_ascii=False)
+
+
+def test_a_plain_value_nested_past_the_recursion_limit_is_recorded_by_the_writer_and_the_call_goes_on(
+        spans: CapturedSpans) -> None:
+    # `plain_room` walks it to the end (a stack, no recursion), `plain_json` then raises RecursionError: the
+    # serializer's writer records it instead, cut, with no failure counted, and the traced call returns its value
+    deep = _nested(sys.getrecursionlimit() * 3)
+
+    @tracing.trace
+    def depth(value: list[Any]) -> int:
+        return 1 if value else 0
+
+    assert depth(deep) == 1
+    recorded = str(spans.one("depth").attributes["input.value"])
+    assert recorded.startswith('{"value": [[[[') and recorded.endswith("]]]]}")
+    assert Serializer().dumps(deep).startswith("[[[[")
