@@ -13,7 +13,15 @@ Reported per tracer: requests/s relative to untraced (median of the per-round ra
 measured requests), server CPU per request (median over rounds), KB the sink received per request, and spans the
 sink received against spans the server made; then the load generator's own CPU per request.
 
-    python benchmarks/serve.py [--requests 600] [--concurrency 16] [--rounds 11] [--tracers ...] [--quick] [--json F]
+With --breakdown the servers also time each streamed event (serve_app.py --timed: a few clock reads an event, the
+same for every tracer) and a second table gives, per request (medians over rounds), the event loop's wall time in
+the agent's stream (every `next` on it: the tracer's work, spans started and ended included, and the agent's own,
+which is all the untraced row has), in writing the events as SSE text, and in sending them (Starlette, uvicorn and
+the socket writes). It locates what the throughput figures cannot: whether a tracer's cost is in its own steps or
+in what runs around them.
+
+    python benchmarks/serve.py [--requests 600] [--concurrency 16] [--rounds 11] [--tracers ...] [--quick]
+                               [--breakdown] [--json F]
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ LABELS = {"untraced": "untraced", "floor": "hand-written OpenTelemetry spans", "
 ENVIRONMENTS = {"untraced": "agent-tracing", "floor": "agent-tracing", "agent-tracing": "agent-tracing",
                 "openinference": "openinference", "mlflow": "mlflow"}
 QUICK = {"requests": 40, "concurrency": 4, "rounds": 1}
+PARTS = ("step", "encode", "send")
+"""What --breakdown times of each event (serve_app.py --timed)."""
 
 
 def _http(url: str, method: str = "GET", timeout: float = 60) -> dict[str, Any]:
@@ -54,11 +64,12 @@ def _http(url: str, method: str = "GET", timeout: float = 60) -> dict[str, Any]:
 class Server:
     """A serve_app.py process for one tracer, in its serving environment."""
 
-    def __init__(self, tracer: str, endpoint: str) -> None:
+    def __init__(self, tracer: str, endpoint: str, timed: bool = False) -> None:
         self.tracer = tracer
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(
-            [str(peers.install_serving(ENVIRONMENTS[tracer])), str(HERE / "serve_app.py"), tracer, endpoint],
+            [str(peers.install_serving(ENVIRONMENTS[tracer])), str(HERE / "serve_app.py"), tracer, endpoint,
+             *(["--timed"] if timed else [])],
             stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=environment,
         )
         line = self.process.stdout.readline() if self.process.stdout else ""
@@ -143,14 +154,15 @@ def measure(servers: list[Server], load: LoadGenerator, rounds: int, requests: i
     """Every server's turns, round after round; round 0 warms up and is not kept."""
     samples: dict[str, dict[str, Any]] = {
         s.tracer: {"rps": [], "cpu_per_request_s": [], "latencies_ms": [], "load_cpu_per_request_s": [], "failed": 0,
-                   "sent": 0, "answered": 0, "failures": []}
+                   "sent": 0, "answered": 0, "failures": [], "per_request_ms": {part: [] for part in PARTS}}
         for s in servers}
     for round_index in range(rounds + 1):
         shift = round_index % len(servers)
         for server in servers[shift:] + servers[:shift]:
-            cpu_before = server.flush()["cpu_s"]
+            before = server.flush()
             result = load.run(server.port, requests, concurrency)
-            cpu_after = server.flush()["cpu_s"]
+            after = server.flush()
+            cpu_before, cpu_after = before["cpu_s"], after["cpu_s"]
             sample = samples[server.tracer]
             sample["sent"] += requests
             sample["answered"] += result["answered"]
@@ -161,6 +173,11 @@ def measure(servers: list[Server], load: LoadGenerator, rounds: int, requests: i
                 sample["cpu_per_request_s"].append((cpu_after - cpu_before) / result["answered"])
                 sample["load_cpu_per_request_s"].append(result["cpu_s"] / result["answered"])
                 sample["latencies_ms"] += result["latencies_ms"]
+                if "timing" in after:
+                    answered = after["answered"] - before["answered"]
+                    for part in PARTS:
+                        spent = after["timing"][f"{part}_s"] - before["timing"][f"{part}_s"]
+                        sample["per_request_ms"][part].append(spent / max(answered, 1) * 1e3)
     return samples
 
 
@@ -183,6 +200,7 @@ def summarise(samples: dict[str, dict[str, Any]], servers: list[Server], receive
             "sent": sample["sent"], "answered": sample["answered"], "answered_by_server": server.stats["answered"],
             "failed": sample["failed"], "failures": sample["failures"],
             "spans_made": server.stats["spans"], "spans_received": received.get(server.tracer, 0),
+            "per_request_ms": {part: statistics.median(values) for part, values in sample["per_request_ms"].items() if values},
         }
     return figures
 
@@ -208,6 +226,17 @@ def _cpu() -> str:
     return f"{model or 'CPU'} x {os.cpu_count()}"
 
 
+def breakdown_table(figures: dict[str, dict[str, Any]]) -> str:
+    """The markdown table of the per-request timing of the streamed events (--breakdown)."""
+    lines = ["| tracer | the agent's stream (next) | SSE text | send | in all |", "|---|---|---|---|---|"]
+    for tracer, f in figures.items():
+        parts = f["per_request_ms"]
+        if parts:
+            lines.append(f"| {LABELS[tracer]} | " + " | ".join(f"{parts[part]:.3f} ms" for part in PARTS)
+                         + f" | {sum(parts.values()):.3f} ms |")
+    return "\n".join(lines)
+
+
 def _load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -225,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: {QUICK['requests']} requests at concurrency {QUICK['concurrency']}, "
                              f"{QUICK['rounds']} round (unless given)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time each streamed event in the servers: the tracer's step, its SSE text, its send")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     given = set(a.split("=", 1)[0].lstrip("-") for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--"))
@@ -244,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     load: LoadGenerator | None = None
     try:
         for tracer in tracers:
-            servers.append(Server(tracer, f"{sink_url}/v1/traces"))
+            servers.append(Server(tracer, f"{sink_url}/v1/traces", timed=args.breakdown))
         load = LoadGenerator()
         loop = load.loop
         started = time.perf_counter()
@@ -273,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{LABELS[t]} {f['load_cpu_per_request_ms']:.2f} ms" for t, f in figures.items()))
     print("server CPU per request: " + ", ".join(
         f"{LABELS[t]} {f['server_cpu_per_request_ms']:.2f} ms" for t, f in figures.items()))
+    if args.breakdown:
+        print()
+        print("the streamed events per request, in the server's event loop (wall time, medians over rounds):")
+        print(breakdown_table(figures))
     print("requests answered / sent: " + ", ".join(f"{LABELS[t]} {f['answered']}/{f['sent']}" for t, f in figures.items()))
     for tracer, f in figures.items():
         if f["failures"]:

@@ -1,6 +1,6 @@
 """One tracer's server for benchmarks/serve.py: a Starlette app under uvicorn serving a ResponsesAgent over SSE.
 
-Started by serve.py as `python serve_app.py TRACER ENDPOINT` inside the tracer's serving environment
+Started by serve.py as `python serve_app.py TRACER ENDPOINT [--timed]` inside the tracer's serving environment
 (benchmarks/peers.py, `serve-KIND`). It binds a free port on 127.0.0.1 and prints it on the first line.
 
     POST /invocations   a Responses request; answered as Server-Sent Events. Per request the agent makes one
@@ -9,6 +9,11 @@ Started by serve.py as `python serve_app.py TRACER ENDPOINT` inside the tracer's
     POST /flush         flushes the tracer's batch processor to the sink, then answers /stats.
     GET  /stats         {"cpu_s": this process's CPU seconds (every thread), "answered": streams completed,
                         "spans": spans made (answered x the tracer's spans per request)}
+
+With `--timed` (serve.py --breakdown) the stats also hold "timing": {"events", "step_s", "encode_s", "send_s"}, the
+wall time the event loop spent, summed over every event streamed, in the tracer's step (`next` on the agent's
+stream: the tracer's work and the agent's), in writing the event as SSE text, and from yielding it to being asked
+for the next one (Starlette's and uvicorn's send of the event, the write to the socket included).
 
 Every tracer exports OTLP/HTTP through a BatchSpanProcessor to ENDPOINT. The agent's generator runs on the
 event loop (it does no I/O), as an async view of it would; the tracers decorate it as their users would.
@@ -244,8 +249,32 @@ TRACERS: dict[str, Callable[[str], Tracer]] = {
 }
 
 
-def make_app(tracer: Tracer) -> Any:
-    """The Starlette app serving TRACER's agent."""
+def _sse(event: Any) -> str:
+    """An agent's event as one Server-Sent Event."""
+    return f"data: {json.dumps(event if isinstance(event, dict) else event.model_dump(exclude_none=True))}\n\n"
+
+
+def _timed(events: Iterator[Any], timing: dict[str, float]) -> Iterator[str]:
+    """The events as SSE text, with the wall time of each part added to TIMING (see the module docstring)."""
+    clock = time.perf_counter
+    end = object()
+    while True:
+        started = clock()
+        event = next(events, end)
+        stepped = clock()
+        timing["step_s"] += stepped - started
+        if event is end:
+            return
+        text = _sse(event)
+        yielded = clock()
+        timing["encode_s"] += yielded - stepped
+        timing["events"] += 1
+        yield text
+        timing["send_s"] += clock() - yielded
+
+
+def make_app(tracer: Tracer, timed: bool = False) -> Any:
+    """The Starlette app serving TRACER's agent; TIMED: with the per-event timing the module docstring describes."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -253,20 +282,26 @@ def make_app(tracer: Tracer) -> Any:
     from starlette.routing import Route
 
     answered = 0
+    timing = {"events": 0, "step_s": 0.0, "encode_s": 0.0, "send_s": 0.0}
 
     async def invocations(request: Request) -> StreamingResponse:
         events = tracer.stream(await request.json())
 
         async def sse() -> AsyncIterator[str]:
             nonlocal answered
-            for event in events:
-                yield f"data: {json.dumps(event if isinstance(event, dict) else event.model_dump(exclude_none=True))}\n\n"
+            if timed:
+                for text in _timed(iter(events), timing):
+                    yield text
+            else:
+                for event in events:
+                    yield _sse(event)
             answered += 1
 
         return StreamingResponse(sse(), media_type="text/event-stream")
 
     def stats() -> dict[str, Any]:
-        return {"cpu_s": time.process_time(), "answered": answered, "spans": answered * tracer.spans_per_request}
+        figures = {"cpu_s": time.process_time(), "answered": answered, "spans": answered * tracer.spans_per_request}
+        return {**figures, "timing": dict(timing)} if timed else figures
 
     async def get_stats(request: Request) -> JSONResponse:
         return JSONResponse(stats())
@@ -283,13 +318,14 @@ def main(argv: list[str]) -> int:
     """Serve until terminated (SIGTERM or SIGINT: uvicorn shuts down gracefully), then flush."""
     import uvicorn
 
-    name, endpoint = argv
+    timed = "--timed" in argv
+    name, endpoint = [arg for arg in argv if arg != "--timed"]
     tracer = TRACERS[name](endpoint)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(make_app(tracer), log_level="warning", access_log=False, lifespan="off", backlog=256)
+    config = uvicorn.Config(make_app(tracer, timed), log_level="warning", access_log=False, lifespan="off", backlog=256)
     uvicorn.Server(config).run(sockets=[sock])
     tracer.flush()
     return 0

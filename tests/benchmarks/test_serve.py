@@ -1,4 +1,5 @@
-"""Smoke test of the serving benchmark: `serve.py --quick` for untraced and agent-tracing, in its cached serving environment.
+"""Smoke tests of the serving benchmark: `serve.py --quick` for untraced and agent-tracing, and with `--breakdown`, in its
+cached serving environment.
 
 It asserts no speed, only that the harness runs: every request answered in full and every span received by the sink.
 The environment (.cache/venvs/serve-agent-tracing) is the one `make serve-bench` uses, installed once on first use.
@@ -36,3 +37,21 @@ def test_serve_quick_answers_every_request_and_exports_every_span(tmp_path: Path
     assert figures["agent-tracing"]["spans_made"] == 3 * figures["agent-tracing"]["answered"]
     assert figures["agent-tracing"]["spans_received"] == figures["agent-tracing"]["spans_made"]
     assert figures["agent-tracing"]["kb_exported_per_request"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.servers
+def test_serve_breakdown_times_every_streamed_event(tmp_path: Path) -> None:
+    out = tmp_path / "serve.json"
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "serve.py"), "--quick", "--tracers", "agent-tracing",
+         "--breakdown", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "| tracer | the agent's stream (next) | SSE text | send | in all |" in completed.stdout
+    figures = json.loads(out.read_text())["figures"]["agent-tracing"]
+    assert figures["failed"] == 0, figures["failures"]
+    assert figures["answered"] == figures["sent"] > 0
+    assert set(figures["per_request_ms"]) == {"step", "encode", "send"}
+    assert all(value > 0 for value in figures["per_request_ms"].values()), figures["per_request_ms"]
