@@ -509,10 +509,11 @@ def _prepare(documents: list[_Mapped], capture_content: bool, serializer: Serial
 
 
 def _plain_dict_documents(rows: Any, schema: RetrieverSchema, capture_content: bool,
-                          serializer: Serializer) -> list[_Recorded] | None:
+                          serializer: Serializer) -> tuple[list[_Recorded], str | None, str | None] | None:
     """The documents of a list of plain dict rows, each holding every schema column and a score (str id, text and
     URI, a finite float or None score, str, int, bool or None metadata under keys that are not secret), prepared in
-    one pass: what `_prepare(_to_documents(...))` makes of them, without the general mapping's per-row steps.
+    one pass: what `_prepare(_to_documents(...))` makes of them, without the general mapping's per-row steps; with
+    the MLflow output and GenAI ranking JSON when the compiled writer made them too (else None: written after).
     None for any other output, which the general path maps."""
     if type(rows) is not list or serializer.walks_structure:
         return None
@@ -522,8 +523,13 @@ def _plain_dict_documents(rows: Any, schema: RetrieverSchema, capture_content: b
     named = (["doc_uri"] if uri_column is not None else []) + kept
     if any(serializer.is_secret_key(key) for key in named):
         return None
-    prefixes = [(column, _quote(column) + ": ") for column in kept]
     required = {primary_key, text_column, "score", *columns, *([uri_column] if uri_column is not None else [])}
+    if _compiled_documents is not None and not serializer.rewrites_values:  # text() and cut() keep plain texts
+        made = _compiled_documents(rows, _Recorded, primary_key, text_column, uri_column, tuple(required), tuple(kept),
+                                   serializer.max_length, capture_content)
+        if made is not None:
+            return made
+    prefixes = [(column, _quote(column) + ": ") for column in kept]
     text, cut, scalars = serializer.text, serializer.cut, _SCALARS
     recorded = []
     for row in rows:
@@ -550,7 +556,16 @@ def _plain_dict_documents(rows: Any, schema: RetrieverSchema, capture_content: b
             False,
             _quote(identifier),
         ))
-    return recorded
+    return recorded, None, None
+
+
+_compiled_documents: Callable[..., Any] | None
+"""The same rows, and their MLflow and ranking JSON, written in one compiled pass (tracing/_speedups.c); None: the
+Python loop only."""
+try:
+    from tracing._speedups import plain_documents as _compiled_documents
+except ImportError:  # pragma: no cover - a machine without a compiler
+    _compiled_documents = None
 
 
 def _metadata_json(metadata: dict[str, Any], serializer: Serializer) -> str | None:
@@ -670,9 +685,10 @@ def _documents_fitting(budget: int) -> int:
     return max(0, budget // _PER_DOCUMENT)
 
 
-def _common(documents: list[_Recorded], schema_name: str, unmapped: list[str], limit: int) -> dict[str, AttributeValue]:
+def _common(documents: list[_Recorded], schema_name: str, unmapped: list[str], limit: int,
+            mlflow_json: str | None = None) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {
-        keys.OUTPUT_VALUE: _mlflow_json(documents, limit),
+        keys.OUTPUT_VALUE: _mlflow_json(documents, limit) if mlflow_json is None else mlflow_json,
         keys.OUTPUT_MIME_TYPE: keys.JSON,
         keys.RETRIEVER_SCHEMA: schema_name,
         keys.RETRIEVER_DOCUMENT_COUNT: len(documents),
@@ -708,17 +724,19 @@ def retriever_attributes(
     if genai:
         attributes[keys.GEN_AI_OPERATION_NAME] = keys.OPERATION_RETRIEVAL
         attributes[keys.GEN_AI_DATA_SOURCE_ID] = resolved.name if resolved is not None else span_name
-    documents = None if resolved is None else _plain_dict_documents(output, resolved, capture_content, serializer)
+    plain = None if resolved is None else _plain_dict_documents(output, resolved, capture_content, serializer)
     unmapped: list[str] = []
-    if documents is None:
+    if plain is None:
         mapped = _to_documents(output, resolved, serializer)
         if mapped is None:
             attributes.update(_generic_output(output, recorder))
             return _within_budget(attributes, budget)
-        documents, unmapped = _prepare(mapped[0], capture_content, serializer), mapped[1]
-    attributes.update(_common(documents, schema_name, unmapped, limit))
+        plain = _prepare(mapped[0], capture_content, serializer), None, None
+        unmapped = mapped[1]
+    documents, mlflow_json, ranking_json = plain
+    attributes.update(_common(documents, schema_name, unmapped, limit, mlflow_json))
     if genai:
-        attributes[keys.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, limit)
+        attributes[keys.GEN_AI_RETRIEVAL_DOCUMENTS] = _ranking_json(documents, limit) if ranking_json is None else ranking_json
     if openinference:
         room = _documents_fitting(budget - len(attributes))
         attributes.update(_document_attributes(keys.RETRIEVAL_DOCUMENTS, documents[:room], capture_content))

@@ -1,5 +1,6 @@
 """The compiled parts of tracing (tracing/_speedups.c); optional, see tracing._stream._python_text_run,
-tracing._decorator._traced_generator and tracing._serialize (encode_string, _python_plain_room, _plain_encoder)."""
+tracing._decorator._traced_generator, tracing._serialize (encode_string, _python_plain_room, _plain_encoder) and
+tracing._retriever._plain_dict_documents."""
 
 from collections.abc import Callable, Generator
 from contextvars import Context
@@ -27,3 +28,8 @@ def plain_json(value: Any, /) -> str:
 def plain_room(value: Any, room: int, secret: Callable[[str], bool] | None = None,
                verdicts: dict[str, bool] | None = None, /) -> int:
     """What `tracing._serialize._python_plain_room` answers."""
+
+def plain_documents(rows: Any, recorded: type[tuple[Any, ...]], primary_key: str, text_column: str, uri_column: str | None,
+                    required: tuple[str, ...], columns: tuple[str, ...], max_length: int, capture_content: bool,
+                    /) -> Any:
+    """(documents, MLflow JSON or None, ranking JSON or None) for plain dict rows of ASCII texts, else None."""

@@ -40,6 +40,9 @@ def test_the_fold_is_compiled_where_there_is_a_compiler() -> None:
     from exporters import _otlp
 
     assert _otlp._otlp_attributes is not None, "exporters/_otlp_speedups.c was not built: reinstall the package (make)"
+    from tracing import _retriever
+
+    assert _retriever._compiled_documents is not None
 
 
 def _unshared(batch: list[Any]) -> list[Any]:
@@ -153,6 +156,9 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
          "assert _serialize.encode_string is json.encoder.encode_basestring; "
          "assert _serialize._plain_room is _serialize._python_plain_room; "
          "from exporters import _otlp; assert _otlp._otlp_attributes is None; "
+         "from tracing import _retriever; assert _retriever._compiled_documents is None; "
+         "print(_retriever._plain_dict_documents([{'id': 'd1', 'text': 't', 'score': 0.5}], "
+         "_retriever.RetrieverSchema(name='kb', primary_key='id', text_column='text'), True, _serialize.Serializer())); "
          "print(len(_otlp._attributes(b'J', {'a': 'b', 'n': 1}))); "
          "print(_serialize.Serializer().dumps({'text': 'a \\\"quoted\\\" word', 'n': [1, 2.5, None]}))"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
@@ -162,6 +168,8 @@ def test_without_a_compiler_the_package_builds_and_folds_in_python(tmp_path: Pat
     assert "[0, 1, 2]" in folded.stdout  # a traced generator streams through the Python loop
     assert '{"text": "a \\"quoted\\" word", "n": [1, 2.5, null]}' in folded.stdout  # JSON written in Python
     assert "\n19\n" in folded.stdout  # OTLP attribute fields written in Python
+    assert "([_Recorded(id='d1', content='t', score=0.5, metadata_json=None, scored_node=False, id_json='\"d1\"')], " \
+        "None, None)" in folded.stdout  # retriever rows mapped in Python
 
 
 _ESCAPED = ['"', "\\", "\x00", "\x1f", "\n", "\t"]
