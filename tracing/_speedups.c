@@ -673,6 +673,33 @@ typedef struct {
 
 #define WIDE 1 /* a text wider than Latin-1: not written here */
 
+/* An empty buffer, writing into its first bytes. */
+static void
+start(Buffer *buffer)
+{
+    buffer->data = buffer->first;
+    buffer->size = 0;
+    buffer->capacity = sizeof(buffer->first);
+    buffer->largest = 127;
+}
+
+static void
+release(Buffer *buffer)
+{
+    if (buffer->data != buffer->first)
+        PyMem_Free(buffer->data);
+}
+
+/* The buffer's text as a str (of the 1-byte kind, its largest character the buffer's). */
+static PyObject *
+text_of(Buffer *buffer)
+{
+    PyObject *text = PyUnicode_New(buffer->size, buffer->largest);
+    if (text != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(text), buffer->data, (size_t)buffer->size);
+    return text;
+}
+
 /* Room for `more` bytes: 0, or -1 with MemoryError set. */
 static int
 reserve(Buffer *buffer, Py_ssize_t more)
@@ -852,21 +879,13 @@ plain_json(PyObject *module, PyObject *value)
     Buffer buffer;
     PyObject *text = NULL;
     int result;
-    buffer.data = buffer.first;
-    buffer.size = 0;
-    buffer.capacity = sizeof(buffer.first);
-    buffer.largest = 127;
+    start(&buffer);
     result = write_plain(&buffer, value);
-    if (result == WIDE) {
+    if (result == WIDE)
         text = PyObject_CallOneArg(json_encode, value);
-    }
-    else if (result == 0) {
-        text = PyUnicode_New(buffer.size, buffer.largest);
-        if (text != NULL)
-            memcpy(PyUnicode_1BYTE_DATA(text), buffer.data, (size_t)buffer.size);
-    }
-    if (buffer.data != buffer.first)
-        PyMem_Free(buffer.data);
+    else if (result == 0)
+        text = text_of(&buffer);
+    release(&buffer);
     return text;
 }
 
@@ -1102,7 +1121,8 @@ error:
  * exact ASCII str id within max_length, an exact str text (ASCII and within max_length when content is captured),
  * an ASCII str or None URI, a finite float or None score, and ASCII str, int, bool or None values in `columns`, the
  * metadata written within max_length: there the serializer's text() and cut() change nothing (the caller checks
- * that no value pattern or redaction callback applies), so the texts are kept as they are.
+ * that no value pattern or redaction callback applies), so the texts are kept as they are. An int too long to write
+ * raises the ValueError int.__repr__ raises, as the Python loop does.
  *
  * Why compiled: the same in Python is four passes over the documents with a tuple, a dozen small strings and three
  * joins each; inside a serving request, where its code and objects are cold, it took twice the floor's one
@@ -1135,55 +1155,16 @@ write_ascii_string(Buffer *buffer, PyObject *text)
     return write_string(buffer, text);
 }
 
-/* A metadata value: 0; 1 when it is not one the fast path writes; -1 with an error set. */
+/* A metadata value (an ASCII str, an int, a bool or None) as plain_json writes it: 0; 1 for any other value;
+ * -1 with an error set (an int beyond the digits limit: what Python's path raises too). */
 static int
 write_scalar(Buffer *buffer, PyObject *value)
 {
     if (PyUnicode_CheckExact(value))
         return write_ascii_string(buffer, value);
-    if (value == Py_None)
-        return put(buffer, "null", 4);
-    if (value == Py_True)
-        return put(buffer, "true", 4);
-    if (value == Py_False)
-        return put(buffer, "false", 5);
-    if (PyLong_CheckExact(value)) {
-        PyObject *digits = PyObject_Repr(value);
-        int result;
-        if (digits == NULL) { /* beyond the digits limit: Python's path raises the same */
-            PyErr_Clear();
-            return 1;
-        }
-        result = put_text(buffer, digits);
-        Py_DECREF(digits);
-        return result;
-    }
+    if (value == Py_None || PyBool_Check(value) || PyLong_CheckExact(value))
+        return write_plain(buffer, value);
     return 1;
-}
-
-static PyObject *
-ascii_str(Buffer *buffer, Py_ssize_t from)
-{
-    PyObject *text = PyUnicode_New(buffer->size - from, 127);
-    if (text != NULL)
-        memcpy(PyUnicode_1BYTE_DATA(text), buffer->data + from, (size_t)(buffer->size - from));
-    return text;
-}
-
-static void
-release(Buffer *buffer)
-{
-    if (buffer->data != buffer->first)
-        PyMem_Free(buffer->data);
-}
-
-static void
-start(Buffer *buffer)
-{
-    buffer->data = buffer->first;
-    buffer->size = 0;
-    buffer->capacity = sizeof(buffer->first);
-    buffer->largest = 127;
 }
 
 static PyObject *
@@ -1292,7 +1273,7 @@ plain_documents(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 goto error;
             if (meta.size > max_length)
                 goto not_plain;
-            if ((metadata = ascii_str(&meta, 0)) == NULL)
+            if ((metadata = text_of(&meta)) == NULL)
                 goto error;
         }
         id_json = quote(module, id);
@@ -1353,8 +1334,8 @@ plain_documents(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (put(&mlflow, "]", 1) < 0 || put(&ranking, "]", 1) < 0)
         goto error;
-    mlflow_json = mlflow.size <= max_length ? ascii_str(&mlflow, 0) : Py_NewRef(Py_None);
-    ranking_json = ranking.size <= max_length ? ascii_str(&ranking, 0) : Py_NewRef(Py_None);
+    mlflow_json = mlflow.size <= max_length ? text_of(&mlflow) : Py_NewRef(Py_None);
+    ranking_json = ranking.size <= max_length ? text_of(&ranking) : Py_NewRef(Py_None);
     if (mlflow_json == NULL || ranking_json == NULL)
         goto error;
     release(&mlflow);

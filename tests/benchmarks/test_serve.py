@@ -11,25 +11,28 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def _serve(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """`serve.py --quick ARGS`: what it printed, and the figures it wrote."""
+    out = tmp_path / "serve.json"
+    completed = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "serve.py"), "--quick", *args,
+                                "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout, json.loads(out.read_text())["figures"]
+
+
 @pytest.mark.slow
 @pytest.mark.servers
 def test_serve_quick_answers_every_request_and_exports_every_span(tmp_path: Path) -> None:
-    out = tmp_path / "serve.json"
-    completed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "serve.py"), "--quick", "--tracers", "untraced,agent-tracing",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "| agent-tracing |" in completed.stdout
-    assert "load generator CPU per request" in completed.stdout
-    figures = json.loads(out.read_text())["figures"]
+    stdout, figures = _serve(tmp_path, "--tracers", "untraced,agent-tracing")
+    assert "| agent-tracing |" in stdout
+    assert "load generator CPU per request" in stdout
     for tracer in ("untraced", "agent-tracing"):
         assert figures[tracer]["failed"] == 0, figures[tracer]["failures"]
         assert figures[tracer]["answered"] == figures[tracer]["sent"] == figures[tracer]["answered_by_server"] > 0
@@ -42,15 +45,9 @@ def test_serve_quick_answers_every_request_and_exports_every_span(tmp_path: Path
 @pytest.mark.slow
 @pytest.mark.servers
 def test_serve_breakdown_times_every_streamed_event(tmp_path: Path) -> None:
-    out = tmp_path / "serve.json"
-    completed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "serve.py"), "--quick", "--tracers", "agent-tracing",
-         "--breakdown", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "| tracer | the agent's stream (next) | SSE text | send | in all |" in completed.stdout
-    figures = json.loads(out.read_text())["figures"]["agent-tracing"]
+    stdout, every = _serve(tmp_path, "--tracers", "agent-tracing", "--breakdown")
+    assert "| tracer | the agent's stream (next) | SSE text | send | in all |" in stdout
+    figures = every["agent-tracing"]
     assert figures["failed"] == 0, figures["failures"]
     assert figures["answered"] == figures["sent"] > 0
     assert set(figures["per_request_ms"]) == {"step", "encode", "send"}
