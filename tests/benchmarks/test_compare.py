@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -60,3 +61,21 @@ def test_compare_runs_tiny_in_our_venv(tmp_path: Path) -> None:
     assert figures["spans_made"]["agent-tracing"] > 0
     assert figures["spans_received"]["agent-tracing"] == figures["spans_made"]["agent-tracing"]
     assert figures["spans_received"]["floor"] == figures["spans_made"]["floor"]
+
+
+def test_import_times_byte_compile_our_packages_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an editable checkout imported with PYTHONDONTWRITEBYTECODE set never caches its bytecode; an install does
+    from benchmarks import compare
+
+    for package in ("tracing", "exporters"):
+        shutil.copytree(REPO_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "benchmarks").mkdir()
+    monkeypatch.setattr(compare, "HERE", tmp_path / "benchmarks")
+    monkeypatch.setattr(compare.peers, "is_installed", lambda peer: False)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    times = compare.import_times(1)
+    assert [name for name, _ in times] == ["python -c pass", "import opentelemetry.sdk.trace, pydantic",
+                                           "the same + one pydantic BaseModel", "import tracing"]
+    assert all(seconds > 0 for _, seconds in times)
+    assert list((tmp_path / "tracing" / "__pycache__").glob("_recorder.*.pyc"))
+    assert list((tmp_path / "exporters" / "__pycache__").glob("_otlp.*.pyc"))
