@@ -368,3 +368,35 @@ def test_set_aside_text_waits_longer_but_events_not_set_aside_wait_no_longer_tha
     assert max(parts for _, parts in waiting) > _decorator.FOLD_EVENTS_EVERY  # text: set aside for longer
     assert max(parts for _, parts in waiting) <= _decorator.FOLD_TEXT_EVERY
     assert attrs(spans.one("events"))["agent_tracing.stream.chunks"] == len(events)
+
+
+def test_set_aside_text_is_joined_without_stepping_into_python_and_keeps_few_pieces(
+        spans: CapturedSpans, monkeypatch: pytest.MonkeyPatch) -> None:
+    if _decorator._Relay is None:
+        pytest.skip("no compiled loop: nothing is set aside")
+    steps = 0
+    step = _decorator._Stream.step
+
+    def counted(self: Any) -> int:
+        nonlocal steps
+        steps += 1
+        return step(self)
+
+    monkeypatch.setattr(_decorator._Stream, "step", counted)
+    events = _deltas("msg_1", 4000)
+
+    @tracing.trace(name="events")
+    def stream() -> Generator[Any, None, None]:
+        yield from events
+
+    pieces = 0
+    for _ in stream():
+        (ref,) = _decorator._open_streams.values()
+        held = ref()
+        assert held is not None
+        pieces = max(pieces, len(held.text.parts) if held.text is not None else 0)
+    assert steps <= 3  # the first chunk, the first fold; then the compiled loop joins the text itself
+    assert pieces <= 16  # merged as TextBuffer.write merges them: 125 pieces of 32 deltas otherwise
+    recorded = attrs(spans.one("events"))
+    assert recorded["agent_tracing.stream.chunks"] == len(events)
+    assert "".join(event["delta"] for event in events) in str(recorded["output.value"])
