@@ -1,7 +1,7 @@
 /* The compiled parts of tracing (issue 15): Relay, a traced stream's per-chunk loop (described where it is defined);
- * text_run, the per-event checks of folding a Responses stream; and three parts of writing JSON, quote (a text's JSON
- * string literal), plain_room (the walk that finds a value plain JSON) and plain_json (the writer of such a value),
- * described where they are defined.
+ * text_run, the per-event checks of folding a Responses stream; and four parts of writing JSON, quote (a text's JSON
+ * string literal), plain_room (the walk that finds a value plain JSON), plain_json (the writer of such a value) and
+ * plain_documents (a retriever's plain rows with their MLflow and ranking JSON), described where they are defined.
  *
  * text_run(events, delta_type) answers what tracing._stream._python_text_run answers: for a list made only of plain
  * text deltas of one item (exact dicts of exactly the keys "type", "item_id" and "delta", the type equal to
@@ -1443,7 +1443,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "tracing._speedups",
     "The compiled parts of tracing: a traced stream's per-chunk loop, its fold's per-event checks, JSON string "
-    "literals and the plain JSON walk (optional).", -1,
+    "literals, the plain JSON walk and writer, and a retriever's plain rows (optional).", -1,
     methods,
     NULL, NULL, NULL, NULL,
 };

@@ -110,3 +110,19 @@ def test_an_exception_in_the_retriever_is_recorded_and_re_raised_unchanged(spans
     span = spans.one("kb")
     assert span.status.status_code.name == "ERROR"
     assert json.dumps(dict(span.attributes)).count("retrieval.documents") == 0
+
+
+@pytest.mark.provokes_failures("mapping retriever documents")
+def test_plain_rows_the_one_pass_mapping_cannot_write_fall_back_and_the_call_goes_on(spans) -> None:
+    # an int column past int -> str's digit limit: the one-pass mapping (compiled or not) raises as int.__repr__ does
+    tracing.set_retriever_schema(name="kb", primary_key="chunk_id", text_column="text", other_columns=["page"])
+    rows = [{"chunk_id": "c1", "text": "fine", "page": 10**5000, "score": 0.5}]
+
+    @tracing.trace(name="kb", span_type="RETRIEVER")
+    def search() -> list[Any]:
+        return rows
+
+    assert search() is rows
+    span = spans.one("kb")
+    assert tracing.error_counts()["mapping retriever documents"] == 1
+    assert '"chunk_id": "c1"' in str(span.attributes["output.value"])
