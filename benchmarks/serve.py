@@ -7,11 +7,16 @@ agent makes one retrieval of 10 documents of 1 KB, one tool call, and streams 20
 in its own process (benchmarks/serve_load.py: raw asyncio streams) sends REQUESTS requests over CONCURRENCY
 keep-alive connections to one server after the other, round after round (interleaved, the order rotating; one
 warm-up round first). After each turn the server flushes its spans; its CPU time (every thread, export included)
-is read before and after.
+is read before and after. The servers run on one CPU and everything else (the load generator, the sink, this
+process) on the others, as a prefork server runs a worker a core: left to the scheduler, the load generator shares
+the server's core in some turns and not in others, which costs the server a quarter more CPU a request in those
+turns (--no-pin to see it).
 
 Reported per tracer: requests/s relative to untraced (median of the per-round ratios), p50 and p99 latency (all
 measured requests), server CPU per request (median over rounds), KB the sink received per request, and spans the
-sink received against spans the server made; then the load generator's own CPU per request.
+sink received against spans the server made; then each tracer's requests/s against the hand-written spans' in the
+same round (median and middle half of the rounds: on a shared machine a turn's speed moves by 10% from one turn
+to the next, which these show), and the load generator's own CPU per request.
 
 With --breakdown the servers also time each streamed event (serve_app.py --timed: a few clock reads an event, the
 same for every tracer) and a second table gives, per request (medians over rounds), the event loop's wall time in
@@ -21,7 +26,7 @@ the socket writes). It locates what the throughput figures cannot: whether a tra
 in what runs around them.
 
     python benchmarks/serve.py [--requests 600] [--concurrency 16] [--rounds 11] [--tracers ...] [--quick]
-                               [--breakdown] [--json F]
+                               [--breakdown] [--no-pin] [--json F]
 """
 
 from __future__ import annotations
@@ -56,6 +61,22 @@ PARTS = ("step", "encode", "send")
 """What --breakdown times of each event (serve_app.py --timed)."""
 
 
+def _pinned(cpus: set[int] | None) -> Any:
+    """What Popen runs in the child before the program: keep it (every thread it starts) on CPUS; None: anywhere."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def placement() -> tuple[set[int], set[int]] | None:
+    """The CPUs for the server under test and for everything else (load generator, sink, this process): the last
+    CPU this process may use, and the others; None with fewer than two or where affinity cannot be set."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[-1]}, set(cpus[:-1])) if len(cpus) >= 2 else None
+
+
 def _http(url: str, method: str = "GET", timeout: float = 60) -> dict[str, Any]:
     with urlopen(Request(url, method=method, data=b"" if method == "POST" else None), timeout=timeout) as response:
         return json.loads(response.read())
@@ -64,13 +85,13 @@ def _http(url: str, method: str = "GET", timeout: float = 60) -> dict[str, Any]:
 class Server:
     """A serve_app.py process for one tracer, in its serving environment."""
 
-    def __init__(self, tracer: str, endpoint: str, timed: bool = False) -> None:
+    def __init__(self, tracer: str, endpoint: str, timed: bool = False, cpus: set[int] | None = None) -> None:
         self.tracer = tracer
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(
             [str(peers.install_serving(ENVIRONMENTS[tracer])), str(HERE / "serve_app.py"), tracer, endpoint,
              *(["--timed"] if timed else [])],
-            stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=environment,
+            stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=environment, preexec_fn=_pinned(cpus),
         )
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.strip():
@@ -106,9 +127,10 @@ class Server:
 class LoadGenerator:
     """A serve_load.py process, in agent-tracing's serving environment for its uvloop (it needs nothing else)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpus: set[int] | None = None) -> None:
         self.process = subprocess.Popen([str(peers.install_serving("agent-tracing")), str(HERE / "serve_load.py")],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                        preexec_fn=_pinned(cpus))
         self.loop = self._read()["loop"]
 
     def _read(self) -> dict[str, Any]:
@@ -137,9 +159,10 @@ class LoadGenerator:
                 self.process.wait(timeout=10)
 
 
-def start_sink() -> tuple[subprocess.Popen[str], str]:
+def start_sink(cpus: set[int] | None = None) -> tuple[subprocess.Popen[str], str]:
     """The sink process and its base URL."""
-    process = subprocess.Popen([sys.executable, str(HERE / "sink.py")], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, str(HERE / "sink.py")], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=_pinned(cpus))
     port = int(process.stdout.readline())  # type: ignore[union-attr]
     return process, f"http://127.0.0.1:{port}"
 
@@ -185,6 +208,7 @@ def summarise(samples: dict[str, dict[str, Any]], servers: list[Server], receive
               received_bytes: dict[str, int]) -> dict[str, dict[str, Any]]:
     """The reported figures per tracer."""
     base = samples.get("untraced")
+    floor = samples.get("floor")
     figures: dict[str, dict[str, Any]] = {}
     for server in servers:
         sample = samples[server.tracer]
@@ -201,8 +225,25 @@ def summarise(samples: dict[str, dict[str, Any]], servers: list[Server], receive
             "failed": sample["failed"], "failures": sample["failures"],
             "spans_made": server.stats["spans"], "spans_received": received.get(server.tracer, 0),
             "per_request_ms": {part: statistics.median(values) for part, values in sample["per_request_ms"].items() if values},
+            "rps_per_round": sample["rps"], "server_cpu_per_round_ms": [s * 1e3 for s in sample["cpu_per_request_s"]],
+            "vs_floor": _paired(sample["rps"], floor["rps"]) if floor and floor["rps"] else None,
+            "cpus": server.stats.get("cpus"),
         }
     return figures
+
+
+def _paired(rps: list[float], floor_rps: list[float]) -> dict[str, float]:
+    """Requests/s against the hand-written spans' in the same round: the median and the middle half of the rounds."""
+    ratios = sorted(r / f for r, f in zip(rps, floor_rps))
+    return {"median": statistics.median(ratios), "q1": percentile(ratios, 0.25), "q3": percentile(ratios, 0.75),
+            "rounds": len(ratios)}
+
+
+def paired_line(figures: dict[str, dict[str, Any]]) -> str:
+    """The tracers' throughput against the hand-written spans', round by round, as one line."""
+    return ("requests/s against the hand-written spans' in the same round (median, middle half of the rounds): " + ", ".join(
+        f"{LABELS[t]} {f['vs_floor']['median']:.2f} ({f['vs_floor']['q1']:.2f}-{f['vs_floor']['q3']:.2f})"
+        for t, f in figures.items() if f["vs_floor"] and t != "floor"))
 
 
 def table(figures: dict[str, dict[str, Any]]) -> str:
@@ -256,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"{QUICK['rounds']} round (unless given)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time each streamed event in the servers: the tracer's step, its SSE text, its send")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="let the scheduler place the processes (default: the servers on one CPU, the load "
+                             "generator, the sink and this process on the others)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     given = set(a.split("=", 1)[0].lstrip("-") for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--"))
@@ -270,13 +314,17 @@ def main(argv: list[str] | None = None) -> int:
 
     for environment in dict.fromkeys(ENVIRONMENTS[t] for t in tracers):
         peers.install_serving(environment)
-    sink, sink_url = start_sink()
+    cpus = placement() if args.pin else None
+    server_cpus, other_cpus = cpus if cpus is not None else (None, None)
+    if other_cpus is not None:
+        os.sched_setaffinity(0, other_cpus)
+    sink, sink_url = start_sink(other_cpus)
     servers: list[Server] = []
     load: LoadGenerator | None = None
     try:
         for tracer in tracers:
-            servers.append(Server(tracer, f"{sink_url}/v1/traces", timed=args.breakdown))
-        load = LoadGenerator()
+            servers.append(Server(tracer, f"{sink_url}/v1/traces", timed=args.breakdown, cpus=server_cpus))
+        load = LoadGenerator(other_cpus)
         loop = load.loop
         started = time.perf_counter()
         samples = measure(servers, load, args.rounds, args.requests, args.concurrency)
@@ -296,10 +344,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {machine()}, {_cpu()}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
           f"load average {load_average}; {args.requests} requests at concurrency {args.concurrency} per tracer "
-          f"per round, {args.rounds} interleaved rounds after a warm-up; {elapsed:.0f} s")
+          f"per round, {args.rounds} interleaved rounds after a warm-up; {elapsed:.0f} s; " + (
+              f"servers on CPU {','.join(map(str, sorted(server_cpus)))}, the load generator and the sink on CPU "
+              f"{','.join(map(str, sorted(other_cpus)))}" if server_cpus and other_cpus else "processes not pinned"))
     print()
     print(table(figures))
     print()
+    if "floor" in figures and len(figures) > 1:
+        print(paired_line(figures))
     print(f"load generator CPU per request (its own process, {loop}): " + ", ".join(
         f"{LABELS[t]} {f['load_cpu_per_request_ms']:.2f} ms" for t, f in figures.items()))
     print("server CPU per request: " + ", ".join(
@@ -315,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"figures": figures, "load_average": load_average,
                                                "requests": args.requests, "concurrency": args.concurrency,
-                                               "rounds": args.rounds}, indent=2))
+                                               "rounds": args.rounds,
+                                               "pinned": {"servers": sorted(server_cpus), "others": sorted(other_cpus)}
+                                               if server_cpus and other_cpus else None}, indent=2))
     incomplete = [t for t, f in figures.items() if f["answered"] < f["sent"] or f["spans_received"] < f["spans_made"]]
     return 1 if incomplete else 0
 

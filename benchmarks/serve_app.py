@@ -8,7 +8,8 @@ Started by serve.py as `python serve_app.py TRACER ENDPOINT [--timed]` inside th
                         streams DELTAS text deltas and the done item.
     POST /flush         flushes the tracer's batch processor to the sink, then answers /stats.
     GET  /stats         {"cpu_s": this process's CPU seconds (every thread), "answered": streams completed,
-                        "spans": spans made (answered x the tracer's spans per request)}
+                        "spans": spans made (answered x the tracer's spans per request), "cpus": the CPUs it may
+                        run on (serve.py pins it)}
 
 With `--timed` (serve.py --breakdown) the stats also hold "timing": {"events", "step_s", "encode_s", "send_s"}, the
 wall time the event loop spent, summed over every event streamed, in the tracer's step (`next` on the agent's
@@ -22,6 +23,7 @@ event loop (it does no I/O), as an async view of it would; the tracers decorate 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -300,7 +302,8 @@ def make_app(tracer: Tracer, timed: bool = False) -> Any:
         return StreamingResponse(sse(), media_type="text/event-stream")
 
     def stats() -> dict[str, Any]:
-        figures = {"cpu_s": time.process_time(), "answered": answered, "spans": answered * tracer.spans_per_request}
+        figures = {"cpu_s": time.process_time(), "answered": answered, "spans": answered * tracer.spans_per_request,
+                   "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
         return {**figures, "timing": dict(timing)} if timed else figures
 
     async def get_stats(request: Request) -> JSONResponse:

@@ -40,6 +40,12 @@ def test_serve_quick_answers_every_request_and_exports_every_span(tmp_path: Path
     assert figures["agent-tracing"]["spans_made"] == 3 * figures["agent-tracing"]["answered"]
     assert figures["agent-tracing"]["spans_received"] == figures["agent-tracing"]["spans_made"]
     assert figures["agent-tracing"]["kb_exported_per_request"] > 0
+    assert "requests/s against the hand-written spans'" not in stdout  # no hand-written spans in this run
+    from benchmarks import serve
+
+    placement = serve.placement()
+    if placement is not None:  # the servers ran on the CPU set aside for them
+        assert figures["untraced"]["cpus"] == figures["agent-tracing"]["cpus"] == sorted(placement[0])
 
 
 @pytest.mark.slow
@@ -52,3 +58,13 @@ def test_serve_breakdown_times_every_streamed_event(tmp_path: Path) -> None:
     assert figures["answered"] == figures["sent"] > 0
     assert set(figures["per_request_ms"]) == {"step", "encode", "send"}
     assert all(value > 0 for value in figures["per_request_ms"].values()), figures["per_request_ms"]
+
+
+def test_paired_ratios_are_taken_round_by_round() -> None:
+    from benchmarks import serve
+
+    paired = serve._paired([90.0, 200.0, 50.0, 100.0], [100.0, 100.0, 100.0, 100.0])
+    assert paired == {"median": 0.95, "q1": 0.5, "q3": 1.0, "rounds": 4}
+    line = serve.paired_line({"floor": {"vs_floor": {"median": 1.0, "q1": 1.0, "q3": 1.0, "rounds": 4}},
+                              "agent-tracing": {"vs_floor": paired}, "untraced": {"vs_floor": None}})
+    assert line.endswith("agent-tracing 0.95 (0.50-1.00)")
