@@ -15,8 +15,9 @@ turns (--no-pin to see it).
 Reported per tracer: requests/s relative to untraced (median of the per-round ratios), p50 and p99 latency (all
 measured requests), server CPU per request (median over rounds), KB the sink received per request, and spans the
 sink received against spans the server made; then each tracer's requests/s against the hand-written spans' in the
-same round (median and middle half of the rounds: on a shared machine a turn's speed moves by 10% from one turn
-to the next, which these show), and the load generator's own CPU per request.
+same round (the median over rounds with its 95% interval, the rounds resampled; and the middle half of the rounds:
+on a shared machine a turn's speed moves by 10% from one turn to the next), and the load generator's own CPU per
+request.
 
 With --breakdown the servers also time each streamed event (serve_app.py --timed: a few clock reads an event, the
 same for every tracer) and a second table gives, per request (medians over rounds), the event loop's wall time in
@@ -35,6 +36,7 @@ import argparse
 import datetime
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -232,18 +234,26 @@ def summarise(samples: dict[str, dict[str, Any]], servers: list[Server], receive
     return figures
 
 
+BOOTSTRAP = 2000
+"""Resamples of the rounds behind the 95% interval of a median."""
+
+
 def _paired(rps: list[float], floor_rps: list[float]) -> dict[str, float]:
-    """Requests/s against the hand-written spans' in the same round: the median and the middle half of the rounds."""
+    """Requests/s against the hand-written spans' in the same round: the median over rounds, its 95% interval (the
+    rounds resampled, a fixed seed), and the middle half of the rounds."""
     ratios = sorted(r / f for r, f in zip(rps, floor_rps))
-    return {"median": statistics.median(ratios), "q1": percentile(ratios, 0.25), "q3": percentile(ratios, 0.75),
-            "rounds": len(ratios)}
+    draw = random.Random(0)
+    medians = sorted(statistics.median(draw.choices(ratios, k=len(ratios))) for _ in range(BOOTSTRAP))
+    return {"median": statistics.median(ratios), "low": percentile(medians, 0.025), "high": percentile(medians, 0.975),
+            "q1": percentile(ratios, 0.25), "q3": percentile(ratios, 0.75), "rounds": len(ratios)}
 
 
 def paired_line(figures: dict[str, dict[str, Any]]) -> str:
     """The tracers' throughput against the hand-written spans', round by round, as one line."""
-    return ("requests/s against the hand-written spans' in the same round (median, middle half of the rounds): " + ", ".join(
-        f"{LABELS[t]} {f['vs_floor']['median']:.2f} ({f['vs_floor']['q1']:.2f}-{f['vs_floor']['q3']:.2f})"
-        for t, f in figures.items() if f["vs_floor"] and t != "floor"))
+    return ("requests/s against the hand-written spans' in the same round (median over rounds, its 95% interval; "
+            "the middle half of the rounds): " + ", ".join(
+                f"{LABELS[t]} {p['median']:.2f} ({p['low']:.2f}-{p['high']:.2f}; {p['q1']:.2f}-{p['q3']:.2f})"
+                for t, f in figures.items() if (p := f["vs_floor"]) and t != "floor"))
 
 
 def table(figures: dict[str, dict[str, Any]]) -> str:

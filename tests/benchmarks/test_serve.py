@@ -64,7 +64,10 @@ def test_paired_ratios_are_taken_round_by_round() -> None:
     from benchmarks import serve
 
     paired = serve._paired([90.0, 200.0, 50.0, 100.0], [100.0, 100.0, 100.0, 100.0])
-    assert paired == {"median": 0.95, "q1": 0.5, "q3": 1.0, "rounds": 4}
-    line = serve.paired_line({"floor": {"vs_floor": {"median": 1.0, "q1": 1.0, "q3": 1.0, "rounds": 4}},
-                              "agent-tracing": {"vs_floor": paired}, "untraced": {"vs_floor": None}})
-    assert line.endswith("agent-tracing 0.95 (0.50-1.00)")
+    assert (paired["median"], paired["q1"], paired["q3"], paired["rounds"]) == (0.95, 0.5, 1.0, 4)
+    assert 0.5 <= paired["low"] < 0.95 < paired["high"] <= 2.0  # the median of resampled rounds moves
+    assert serve._paired([2.0] * 5, [1.0] * 5) | {"rounds": 0} == dict.fromkeys(("median", "low", "high", "q1", "q3"), 2.0) | {"rounds": 0}
+    same = {"median": 1.0, "low": 1.0, "high": 1.0, "q1": 1.0, "q3": 1.0, "rounds": 4}
+    line = serve.paired_line({"floor": {"vs_floor": same}, "agent-tracing": {"vs_floor": paired},
+                              "untraced": {"vs_floor": None}})
+    assert line.endswith(f"agent-tracing 0.95 ({paired['low']:.2f}-{paired['high']:.2f}; 0.50-1.00)")
