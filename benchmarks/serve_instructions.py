@@ -14,6 +14,11 @@ SDK's (`encode_spans(...).SerializePartialToString()`) for the hand-written span
 for agent-tracing. Sending the bytes (one HTTP request a batch) is left out.
 
     python benchmarks/serve_instructions.py [--requests 100] [--concurrency 16] [--tracers untraced,floor,agent-tracing]
+                                            [--caches]
+
+With --caches, the request thread runs under cachegrind's cache simulation instead (L1 as this CPU's, the last level
+set to a core's 512 KB L2), and each tracer's instructions, L1 and L2 misses per request are printed with a rough
+estimate of the cycles they cost: where the time of a request goes beyond what it executes.
 
 Needs valgrind. The peers are left out (they run in their own environments: see serve.py).
 """
@@ -97,16 +102,72 @@ def _worker(name: str, requests: int, concurrency: int, encodings: int) -> None:
         encode(kept)
 
 
-def _count(name: str, requests: int, concurrency: int, encodings: int = 0) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--worker", name, "--requests", str(requests), "--concurrency", str(concurrency),
-               "--encodings", str(encodings)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=1800,
+def _worker_command(name: str, requests: int, concurrency: int, encodings: int) -> list[str]:
+    return [sys.executable, __file__, "--worker", name, "--requests", str(requests), "--concurrency", str(concurrency),
+            "--encodings", str(encodings)]
+
+
+def _valgrind(tool: list[str], name: str, worker: list[str]) -> str:
+    """What valgrind wrote to stderr running the worker under TOOL (a fixed hash seed)."""
+    completed = subprocess.run(["valgrind", *tool, *worker], capture_output=True, text=True, timeout=3600,
                                env={**os.environ, "PYTHONHASHSEED": "0"})
-    found = re.search(r"Collected : (\d+)", completed.stderr)
-    if completed.returncode != 0 or found is None:
-        raise RuntimeError(f"callgrind failed on {name!r}: {completed.stderr[-2000:]}")
+    if completed.returncode != 0:
+        raise RuntimeError(f"valgrind failed on {name!r}: {completed.stderr[-2000:]}")
+    return completed.stderr
+
+
+def _count(name: str, requests: int, concurrency: int, encodings: int = 0) -> int:
+    stderr = _valgrind(["--tool=callgrind", "--callgrind-out-file=/dev/null"], name,
+                       _worker_command(name, requests, concurrency, encodings))
+    found = re.search(r"Collected : (\d+)", stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind counted nothing on {name!r}: {stderr[-2000:]}")
     return int(found.group(1))
+
+
+L2_BYTES = 512 * 1024
+"""The last level cachegrind simulates with --caches: a core's own L2 (this machine's EPYC cores have 512 KB)."""
+L1_MISS_CYCLES, L2_MISS_CYCLES = 12, 40
+"""Rough costs of a miss served by the next level, for the estimate of --caches (not measured here)."""
+CACHE_EVENTS = {"instructions": r"I\s+refs", "L1 instruction misses": r"I1\s+misses", "L1 data misses": r"D1\s+misses",
+                "L2 misses": r"LL misses"}
+
+
+def _misses(name: str, requests: int, concurrency: int) -> dict[str, int]:
+    """Instructions and cache misses of the worker serving REQUESTS requests, under cachegrind's cache simulation."""
+    stderr = _valgrind(["--tool=cachegrind", "--cache-sim=yes", f"--LL={L2_BYTES},8,64", "--cachegrind-out-file=/dev/null"],
+                       name, _worker_command(name, requests, concurrency, 0))
+    events = {}
+    for event, pattern in CACHE_EVENTS.items():
+        found = re.search(pattern + r":\s+([\d,]+)", stderr)
+        if found is None:
+            raise RuntimeError(f"cachegrind did not report {event} on {name!r}: {stderr[-2000:]}")
+        events[event] = int(found.group(1).replace(",", ""))
+    return events
+
+
+def estimated_cycles(per_request: dict[str, float]) -> float:
+    """Instructions plus each miss at its rough cost (L1_MISS_CYCLES, L2_MISS_CYCLES)."""
+    return (per_request["instructions"] + L1_MISS_CYCLES * (per_request["L1 instruction misses"] + per_request["L1 data misses"])
+            + L2_MISS_CYCLES * per_request["L2 misses"])
+
+
+def _caches(tracers: list[str], requests: int, concurrency: int) -> None:
+    """Print the request thread's instructions, cache misses and estimated cycles per request, per tracer."""
+    print(f"{concurrency} streams in turn; the request thread under cachegrind's cache simulation (L1 as this CPU's, "
+          f"a {L2_BYTES // 1024} KB L2 as the last level), per request ({requests} and {3 * requests} requests, the "
+          f"difference over their difference); estimated cycles: instructions + {L1_MISS_CYCLES} a L1 miss + "
+          f"{L2_MISS_CYCLES} a L2 miss")
+    print(f"  {'':<14}" + "".join(f" {event:>22}" for event in CACHE_EVENTS) + f" {'estimated cycles':>18}")
+    rows = {}
+    for name in tracers:
+        short, long = _misses(name, requests, concurrency), _misses(name, 3 * requests, concurrency)
+        rows[name] = {event: (long[event] - short[event]) / (2 * requests) for event in CACHE_EVENTS}
+    for name, row in rows.items():
+        ratio = (f"  {estimated_cycles(row) / estimated_cycles(rows['floor']):5.2f}x the hand-written spans'"
+                 if "floor" in rows and name != "floor" else "")
+        print(f"  {name:<14}" + "".join(f" {row[event] / 1e3:20.1f} k" for event in CACHE_EVENTS)
+              + f" {estimated_cycles(row) / 1e6:16.3f} M{ratio}")
 
 
 def main() -> int:
@@ -116,6 +177,8 @@ def main() -> int:
     parser.add_argument("--tracers", default=",".join(TRACERS), help="comma-separated subset")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--encodings", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--caches", action="store_true",
+                        help="the request thread's cache misses too (cachegrind's simulation), and estimated cycles")
     args = parser.parse_args()
     if args.worker:
         _worker(args.worker, args.requests, args.concurrency, args.encodings)
@@ -125,6 +188,9 @@ def main() -> int:
         parser.error(f"--tracers: choose among {', '.join(TRACERS)}")
     if shutil.which("valgrind") is None:
         raise SystemExit("serve_instructions.py needs valgrind (Debian: apt-get install valgrind)")
+    if args.caches:
+        _caches(tracers, args.requests, args.concurrency)
+        return 0
     print(f"{args.concurrency} streams in turn; instructions per request ({args.requests} and {3 * args.requests} "
           f"requests counted, the difference over their difference; the spans of {ENCODED} requests encoded 1 and 4 "
           "times for the export thread's share)")

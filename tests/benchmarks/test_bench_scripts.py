@@ -56,3 +56,15 @@ def test_serve_instructions_counts_a_request_of_the_serving_workload_per_tracer(
             re.findall(r"^  (untraced|agent-tracing)\s+([\d.]+) M\s+([\d.]+) M", out, re.MULTILINE)}
     assert 0 < rows["untraced"][0] < rows["agent-tracing"][0]  # tracing adds, never a negative count
     assert rows["untraced"][1] == 0 < rows["agent-tracing"][1]  # its spans are encoded; the untraced have none
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="simulating caches needs valgrind")
+def test_serve_instructions_simulates_the_request_threads_caches() -> None:
+    out = _run("serve_instructions.py", "--caches", "--requests", "4", "--tracers", "floor,agent-tracing", timeout=900)
+    rows = {name: [float(value) for value in values.split(" k")[:4]] + [float(cycles)] for name, values, cycles in
+            re.findall(r"^  (floor|agent-tracing)\s+((?:[\d.-]+ k\s+){4})([\d.-]+) M", out, re.MULTILINE)}
+    assert set(rows) == {"floor", "agent-tracing"}, out
+    for instructions, i1, d1, l2, cycles in rows.values():
+        assert instructions > 0 and i1 > 0 and d1 > 0  # a request executes and misses; L2 misses may be few
+        assert cycles * 1e3 >= instructions  # the estimate counts every instruction
+    assert "x the hand-written spans'" in out
