@@ -64,7 +64,7 @@ def test_serve_instructions_simulates_the_request_threads_caches() -> None:
     rows = {name: [float(value) for value in values.split(" k")[:4]] + [float(cycles)] for name, values, cycles in
             re.findall(r"^  (floor|agent-tracing)\s+((?:[\d.-]+ k\s+){4})([\d.-]+) M", out, re.MULTILINE)}
     assert set(rows) == {"floor", "agent-tracing"}, out
-    for instructions, i1, d1, l2, cycles in rows.values():
+    for instructions, i1, d1, _l2, cycles in rows.values():
         assert instructions > 0 and i1 > 0 and d1 > 0  # a request executes and misses; L2 misses may be few
         assert cycles * 1e3 >= instructions  # the estimate counts every instruction
     assert "x the hand-written spans'" in out
