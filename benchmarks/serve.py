@@ -178,7 +178,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def measure(servers: list[Server], load: LoadGenerator, rounds: int, requests: int, concurrency: int) -> dict[str, dict[str, Any]]:
     """Every server's turns, round after round; round 0 warms up and is not kept."""
     samples: dict[str, dict[str, Any]] = {
-        s.tracer: {"rps": [], "cpu_per_request_s": [], "latencies_ms": [], "load_cpu_per_request_s": [], "failed": 0,
+        s.tracer: {"rps": [], "rps_by_round": {}, "cpu_per_request_s": [], "latencies_ms": [], "load_cpu_per_request_s": [], "failed": 0,
                    "sent": 0, "answered": 0, "failures": [], "per_request_ms": {part: [] for part in PARTS}}
         for s in servers}
     for round_index in range(rounds + 1):
@@ -195,6 +195,7 @@ def measure(servers: list[Server], load: LoadGenerator, rounds: int, requests: i
             sample["failures"] += result["failures"][: 5 - len(sample["failures"])]
             if round_index and result["answered"]:
                 sample["rps"].append(result["answered"] / result["wall_s"])
+                sample["rps_by_round"][round_index] = sample["rps"][-1]
                 sample["cpu_per_request_s"].append((cpu_after - cpu_before) / result["answered"])
                 sample["load_cpu_per_request_s"].append(result["cpu_s"] / result["answered"])
                 sample["latencies_ms"] += result["latencies_ms"]
@@ -228,7 +229,7 @@ def summarise(samples: dict[str, dict[str, Any]], servers: list[Server], receive
             "spans_made": server.stats["spans"], "spans_received": received.get(server.tracer, 0),
             "per_request_ms": {part: statistics.median(values) for part, values in sample["per_request_ms"].items() if values},
             "rps_per_round": sample["rps"], "server_cpu_per_round_ms": [s * 1e3 for s in sample["cpu_per_request_s"]],
-            "vs_floor": _paired(sample["rps"], floor["rps"]) if floor and floor["rps"] else None,
+            "vs_floor": _paired(sample["rps_by_round"], floor["rps_by_round"]) if floor else None,
             "cpus": server.stats.get("cpus"),
         }
     return figures
@@ -238,10 +239,13 @@ BOOTSTRAP = 2000
 """Resamples of the rounds behind the 95% interval of a median."""
 
 
-def _paired(rps: list[float], floor_rps: list[float]) -> dict[str, float]:
-    """Requests/s against the hand-written spans' in the same round: the median over rounds, its 95% interval (the
-    rounds resampled, a fixed seed), and the middle half of the rounds."""
-    ratios = sorted(r / f for r, f in zip(rps, floor_rps))
+def _paired(rps: dict[int, float], floor_rps: dict[int, float]) -> dict[str, float] | None:
+    """Requests/s against the hand-written spans' in the same round (rounds where both answered): the median over
+    rounds, its 95% interval (the rounds resampled, a fixed seed), and the middle half of the rounds; None without
+    such a round."""
+    ratios = sorted(rps[round_index] / floor_rps[round_index] for round_index in rps.keys() & floor_rps.keys())
+    if not ratios:
+        return None
     draw = random.Random(0)
     medians = sorted(statistics.median(draw.choices(ratios, k=len(ratios))) for _ in range(BOOTSTRAP))
     return {"median": statistics.median(ratios), "low": percentile(medians, 0.025), "high": percentile(medians, 0.975),

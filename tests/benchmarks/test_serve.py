@@ -63,10 +63,14 @@ def test_serve_breakdown_times_every_streamed_event(tmp_path: Path) -> None:
 def test_paired_ratios_are_taken_round_by_round() -> None:
     from benchmarks import serve
 
-    paired = serve._paired([90.0, 200.0, 50.0, 100.0], [100.0, 100.0, 100.0, 100.0])
+    floor = {1: 100.0, 2: 100.0, 3: 100.0, 4: 100.0, 5: 100.0}
+    paired = serve._paired({1: 90.0, 2: 200.0, 3: 50.0, 4: 100.0, 6: 400.0}, floor)  # round 6: no hand-written turn
+    assert paired is not None
     assert (paired["median"], paired["q1"], paired["q3"], paired["rounds"]) == (0.95, 0.5, 1.0, 4)
     assert 0.5 <= paired["low"] < 0.95 < paired["high"] <= 2.0  # the median of resampled rounds moves
-    assert serve._paired([2.0] * 5, [1.0] * 5) | {"rounds": 0} == dict.fromkeys(("median", "low", "high", "q1", "q3"), 2.0) | {"rounds": 0}
+    assert serve._paired(dict.fromkeys(floor, 200.0), floor) == {"median": 2.0, "low": 2.0, "high": 2.0, "q1": 2.0,
+                                                                 "q3": 2.0, "rounds": 5}
+    assert serve._paired({}, floor) is None  # a server that answered in no round
     same = {"median": 1.0, "low": 1.0, "high": 1.0, "q1": 1.0, "q3": 1.0, "rounds": 4}
     line = serve.paired_line({"floor": {"vs_floor": same}, "agent-tracing": {"vs_floor": paired},
                               "untraced": {"vs_floor": None}})
