@@ -146,7 +146,7 @@ def _misses(name: str, requests: int, concurrency: int) -> dict[str, int]:
     return events
 
 
-def estimated_cycles(per_request: dict[str, float]) -> float:
+def _estimated_cycles(per_request: dict[str, float]) -> float:
     """Instructions plus each miss at its rough cost (L1_MISS_CYCLES, L2_MISS_CYCLES)."""
     return (per_request["instructions"] + L1_MISS_CYCLES * (per_request["L1 instruction misses"] + per_request["L1 data misses"])
             + L2_MISS_CYCLES * per_request["L2 misses"])
@@ -164,10 +164,10 @@ def _caches(tracers: list[str], requests: int, concurrency: int) -> None:
         short, long = _misses(name, requests, concurrency), _misses(name, 3 * requests, concurrency)
         rows[name] = {event: (long[event] - short[event]) / (2 * requests) for event in CACHE_EVENTS}
     for name, row in rows.items():
-        ratio = (f"  {estimated_cycles(row) / estimated_cycles(rows['floor']):5.2f}x the hand-written spans'"
+        ratio = (f"  {_estimated_cycles(row) / _estimated_cycles(rows['floor']):5.2f}x the hand-written spans'"
                  if "floor" in rows and name != "floor" else "")
         print(f"  {name:<14}" + "".join(f" {row[event] / 1e3:20.1f} k" for event in CACHE_EVENTS)
-              + f" {estimated_cycles(row) / 1e6:16.3f} M{ratio}")
+              + f" {_estimated_cycles(row) / 1e6:16.3f} M{ratio}")
 
 
 def main() -> int:
@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--encodings", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--caches", action="store_true",
-                        help="the request thread's cache misses too (cachegrind's simulation), and estimated cycles")
+                        help="instead: the request thread's instructions and L1 and L2 misses under cachegrind's simulation, and estimated cycles")
     args = parser.parse_args()
     if args.worker:
         _worker(args.worker, args.requests, args.concurrency, args.encodings)
