@@ -9,8 +9,8 @@ keep-alive connections to one server after the other, round after round (interle
 warm-up round first). After each turn the server flushes its spans; its CPU time (every thread, export included)
 is read before and after. The servers run on one CPU and everything else (the load generator, the sink, this
 process) on the others, as a prefork server runs a worker a core: left to the scheduler, the load generator shares
-the server's core in some turns and not in others, which costs the server a quarter more CPU a request in those
-turns (--no-pin to see it).
+the server's core in some turns and not in others, and every server's CPU a request is higher and noisier
+(--no-pin to see it).
 
 Reported per tracer: requests/s relative to untraced (median of the per-round ratios), p50 and p99 latency (all
 measured requests), server CPU per request (median over rounds), KB the sink received per request, and spans the

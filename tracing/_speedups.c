@@ -427,7 +427,11 @@ join_set_aside(Relay *self)
                 || PyList_SetSlice(pieces, m - 1, m, NULL) < 0)
                 break;
         }
-        if (PyObject_SetAttr(self->stream, str_folded, count) < 0 || PyList_SetSlice(self->text_parts, 0, n, NULL) < 0)
+        PyErr_Clear(); /* a merge that failed (memory) leaves the pieces as they are: the same text */
+        /* the deltas cleared first, so that they are written once even when the count cannot be set */
+        if (PyList_SetSlice(self->text_parts, 0, n, NULL) < 0)
+            PyErr_Clear();
+        if (PyObject_SetAttr(self->stream, str_folded, count) < 0)
             PyErr_Clear(); /* the text is written; what the count says matters less than the call going on */
         result = 0;
     }
